@@ -1,0 +1,140 @@
+"""How a benchmark family is declared, and the registry of all families.
+
+One module per family under `compasslite.benchmarks` builds `Subset`s and calls
+`register(Benchmark(...))`. A Subset holds everything OpenCompass's config says about
+one sub-dataset: where its rows come from, its prompt template, how a reply is
+reduced to an answer, what the reference is, and how answers are scored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UnknownDatasetError
+from .types import Score, Turn
+
+# The 48 short names users type, in the order of the spec (Part C).
+SUITE: tuple[str, ...] = (
+    "obqa", "AX_b", "siqa", "nq", "mbpp", "winogrande", "mmlu", "BoolQ", "cluewsc", "ocnli",
+    "lambada", "CMRC", "ceval", "csl", "cmnli", "bbh", "ReCoRD", "math", "humaneval", "eprstmt",
+    "WSC", "storycloze", "MultiRC", "RTE", "chid", "gsm8k", "AX_g", "bustm", "afqmc", "piqa",
+    "lcsts", "strategyqa", "Xsum", "agieval", "ocnli_fc", "C3", "tnews", "race", "triviaqa", "CB",
+    "WiC", "hellaswag", "summedits", "GaokaoBench", "ARC_e", "COPA", "ARC_c", "DRCD",
+)  # fmt: skip
+
+Loader = Callable[[Path], list[dict[str, Any]]]
+Extractor = Callable[[str], Any]
+Scorer = Callable[[list[Any], list[Any], list[dict[str, Any]]], Score]
+
+
+def _identity(text: str) -> Any:
+    return text
+
+
+@dataclass(frozen=True)
+class Subset:
+    """One sub-dataset (one `abbr` in every output)."""
+
+    abbr: str
+    version: str  # OpenCompass's prompt fingerprint, shown in the summary
+    files: tuple[str, ...]  # evaluated data files, relative to the data dir (for status and errors)
+    load: Loader  # data_dir -> test rows; dict key order is the fill order
+    template: tuple[Turn, ...]
+    output_column: str
+    score: Scorer  # (answers, references, rows) -> Score
+    metrics: tuple[str, ...]  # metric keys in summary order
+    extract: Extractor = _identity  # pred_postprocessor on the stripped reply
+    reference: Callable[[dict[str, Any]], Any] | None = None  # default: row[output_column]
+    ice_template: tuple[Turn, ...] | None = None
+    load_ice: Loader | None = None  # data_dir -> in-context example rows (all of them are used)
+    max_out_len: int | None = None  # None: the model's max_out_len
+
+    def reference_of(self, row: dict[str, Any]) -> Any:
+        if self.reference is not None:
+            return self.reference(row)
+        return row[self.output_column]
+
+
+@dataclass(frozen=True)
+class Group:
+    """A summary group (spec A.12): a naive or weighted average over member abbrs."""
+
+    name: str
+    members: tuple[str, ...]
+    weights: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str  # the short name users type
+    subsets: tuple[Subset, ...]
+    groups: tuple[Group, ...] = field(default_factory=tuple)
+    description: str = ""
+
+
+_REGISTRY: dict[str, Benchmark] = {}
+_discovered = False
+
+
+def register(benchmark: Benchmark) -> Benchmark:
+    if benchmark.name not in SUITE:
+        raise ValueError(f"{benchmark.name!r} is not one of the 48 suite names")
+    _REGISTRY[benchmark.name] = benchmark
+    return benchmark
+
+
+def _discover() -> None:
+    global _discovered
+    if _discovered:
+        return
+    from . import benchmarks
+
+    for info in pkgutil.iter_modules(benchmarks.__path__):
+        importlib.import_module(f"{benchmarks.__name__}.{info.name}")
+    _discovered = True
+
+
+def available() -> dict[str, Benchmark]:
+    """Registered benchmarks in suite order."""
+    _discover()
+    return {name: _REGISTRY[name] for name in SUITE if name in _REGISTRY}
+
+
+def get(name: str) -> Benchmark:
+    _discover()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    by_lower = {n.lower(): n for n in SUITE}
+    if name.lower() in by_lower and by_lower[name.lower()] in _REGISTRY:
+        return _REGISTRY[by_lower[name.lower()]]
+    if name in SUITE or name.lower() in by_lower:
+        raise UnknownDatasetError(f"dataset {name!r} is part of the suite but not implemented yet")
+    close = difflib.get_close_matches(name, SUITE, n=3, cutoff=0.5)
+    close += [n for n in SUITE if name.lower() in n.lower() and n not in close][:3]
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `compasslite list` shows the 48 names"
+    raise UnknownDatasetError(f"unknown dataset {name!r}{hint}")
+
+
+def resolve(names: Sequence[str]) -> list[Benchmark]:
+    """Benchmarks for the names a user gave, in the given order, without duplicates.
+
+    All unknown names are reported at once."""
+    out: list[Benchmark] = []
+    problems: list[str] = []
+    for name in names:
+        try:
+            bench = get(name)
+        except UnknownDatasetError as exc:
+            problems.append(str(exc))
+            continue
+        if bench not in out:
+            out.append(bench)
+    if problems:
+        raise UnknownDatasetError("; ".join(problems))
+    return out

@@ -1,0 +1,113 @@
+"""Reading OpenCompass-layout data files with precise error messages.
+
+Every reader names the file (and line, for line-based formats) when something is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+def default_data_dir() -> Path:
+    """`./data` if present, else $COMPASS_DATA_CACHE, else ./data (where downloads go)."""
+    local = Path("data")
+    if local.is_dir():
+        return local
+    env = os.environ.get("COMPASS_DATA_CACHE")
+    if env:
+        return Path(env)
+    return local
+
+
+def require(data_dir: Path, relpath: str, dataset: str | None = None) -> Path:
+    """The path of a data file, or a DataError that says where it was expected."""
+    path = Path(data_dir) / relpath
+    if not path.is_file():
+        where = f" for {dataset}" if dataset else ""
+        if not Path(data_dir).is_dir():
+            raise DataError(
+                f"data folder {Path(data_dir).resolve()} does not exist (needed{where}: {relpath}); "
+                "pass --data-dir pointing at an OpenCompass data/ folder, or run "
+                f"`compasslite data download {dataset or '<name>'}` where the machine is online"
+            )
+        raise DataError(
+            f"missing data file{where}: {path.resolve()} (expected at <data-dir>/{relpath}, as in "
+            "OpenCompass's data release); run `compasslite data download "
+            f"{dataset or '<name>'}` or copy the file there"
+        )
+    return path
+
+
+def read_text(path: Path, errors: str = "strict") -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors=errors)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def iter_jsonl(path: Path, errors: str = "strict") -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a malformed line is a DataError at file:line."""
+    text = read_text(path, errors)
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{lineno}: malformed JSON line ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        yield lineno, obj
+
+
+def read_jsonl(path: Path, errors: str = "strict") -> list[dict[str, Any]]:
+    rows = [obj for _, obj in iter_jsonl(path, errors)]
+    if not rows:
+        raise DataError(f"{path}: the file has no records")
+    return rows
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def read_csv(path: Path, *, header: bool, min_fields: int = 0) -> list[list[str]]:
+    """CSV records (standard quoting; fields may hold newlines). Without `header` every record is data."""
+    text = read_text(path)
+    reader = csv.reader(text.splitlines(keepends=True) if "\r" in text else text.split("\n"))
+    records: list[list[str]] = []
+    try:
+        for rec in reader:
+            if not rec:
+                continue
+            if min_fields and len(rec) < min_fields:
+                raise DataError(
+                    f"{path}:{reader.line_num}: expected at least {min_fields} fields, found {len(rec)}"
+                )
+            records.append(rec)
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+    if header:
+        records = records[1:]
+    if not records:
+        raise DataError(f"{path}: the file has no records")
+    return records
+
+
+def missing_fields(path: Path, lineno: int | str, obj: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """Raise a DataError naming the fields a record lacks."""
+    absent = [f for f in fields if f not in obj]
+    if absent:
+        raise DataError(f"{path}:{lineno}: record lacks field(s) {', '.join(absent)}")
