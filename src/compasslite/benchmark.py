@@ -9,6 +9,7 @@ reduced to an answer, what the reference is, and how answers are scored.
 from __future__ import annotations
 
 import difflib
+import logging
 import importlib
 import pkgutil
 from collections.abc import Callable, Sequence
@@ -79,6 +80,7 @@ class Benchmark:
 
 
 _REGISTRY: dict[str, Benchmark] = {}
+_BROKEN: dict[str, str] = {}  # module name -> import error
 _discovered = False
 
 
@@ -96,7 +98,11 @@ def _discover() -> None:
     from . import benchmarks
 
     for info in pkgutil.iter_modules(benchmarks.__path__):
-        importlib.import_module(f"{benchmarks.__name__}.{info.name}")
+        try:
+            importlib.import_module(f"{benchmarks.__name__}.{info.name}")
+        except Exception as exc:  # noqa: BLE001 - one broken family must not hide the others
+            _BROKEN[info.name] = f"{type(exc).__name__}: {exc}"
+            logging.getLogger("compasslite").warning("benchmark module %s failed to import: %s", info.name, exc)
     _discovered = True
 
 
@@ -114,7 +120,8 @@ def get(name: str) -> Benchmark:
     if name.lower() in by_lower and by_lower[name.lower()] in _REGISTRY:
         return _REGISTRY[by_lower[name.lower()]]
     if name in SUITE or name.lower() in by_lower:
-        raise UnknownDatasetError(f"dataset {name!r} is part of the suite but not implemented yet")
+        broken = f" (benchmark modules failed to import: {_BROKEN})" if _BROKEN else ""
+        raise UnknownDatasetError(f"dataset {name!r} is part of the suite but not implemented yet{broken}")
     close = difflib.get_close_matches(name, SUITE, n=3, cutoff=0.5)
     close += [n for n in SUITE if name.lower() in n.lower() and n not in close][:3]
     hint = f"; did you mean {', '.join(close)}?" if close else "; `compasslite list` shows the 48 names"

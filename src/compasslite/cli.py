@@ -1,0 +1,260 @@
+"""The `compasslite` command line.
+
+argparse rather than click/typer: `--datasets gsm8k mmlu` (several values after one
+flag, as in OpenCompass and EvalScope) is native to argparse and awkward in click.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from .errors import CompassliteError
+
+err_console = Console(stderr=True)
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", nargs="?", help="a YAML/JSON task config (EvalScope's form or ours)")
+    p.add_argument("--datasets", "-d", nargs="+", metavar="NAME", help="short names, e.g. gsm8k mmlu ceval")
+    p.add_argument("--model", "-m", help="model name the server serves (default: the local model)")
+    p.add_argument("--api-base", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (or the full endpoint URL)")
+    p.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY); never written anywhere")
+    chat = p.add_mutually_exclusive_group()
+    chat.add_argument("--chat", dest="is_chat", action="store_true", default=None, help="use /chat/completions (default)")
+    chat.add_argument("--completion", dest="is_chat", action="store_false", help="use /completions")
+    p.add_argument("--limit", help="per sub-dataset: N first rows, a fraction like 0.1, or a slice '[10:20]'")
+    p.add_argument("--limit-mode", choices=["first", "opencompass"], help="'opencompass' = OpenCompass's seeded random subset")
+    p.add_argument("--data-dir", help="OpenCompass-layout data folder (default ./data, else $COMPASS_DATA_CACHE)")
+    p.add_argument("--work-dir", help="where run directories go (default ./outputs)")
+    p.add_argument("--concurrency", "-c", type=int, help="requests in flight at once (default 64; batch_size in configs)")
+    p.add_argument("--rps", type=float, help="at most this many requests per second (query_per_second)")
+    p.add_argument("--max-out-len", type=int, help="default max output tokens (datasets that set their own keep it)")
+    p.add_argument("--max-seq-len", type=int, help="context budget for few-shot prompts (default 4096)")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--timeout", type=float, help="seconds per request (default 600)")
+    p.add_argument("--retries", type=int, help="retries for transient failures (default 5)")
+    p.add_argument("--meta-template", action="store_true", default=None, help="send chat messages per turn (OpenCompass meta template)")
+    p.add_argument("--local-model", help="serve this GGUF file with the embedded llama.cpp server")
+    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run in RUN_DIR")
+    p.add_argument("--no-groups", action="store_true", help="leave group averages out of the summary")
+    p.add_argument("--code-extraction", choices=["opencompass", "robust"], help="humaneval/mbpp reply extraction")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _run_config_from_args(args: argparse.Namespace) -> Any:
+    from .config import ConfigError, from_task_config, load_file
+
+    base: dict[str, Any] = {}
+    if args.config:
+        base = load_file(args.config)
+        if "eval_config" in base or "eval_backend" in base:
+            base = from_task_config(base, where=f" in {args.config}").model_dump(mode="python")
+            for m in base["models"]:
+                if m.get("key") is not None:
+                    m["key"] = m["key"].get_secret_value()
+    cfg = dict(base)
+    if args.datasets:
+        cfg["datasets"] = args.datasets
+    for attr, key in (("limit", "limit"), ("limit_mode", "limit_mode"), ("data_dir", "data_dir"),
+                      ("work_dir", "work_dir"), ("concurrency", "concurrency"), ("code_extraction", "code_extraction")):  # fmt: skip
+        if getattr(args, attr) is not None:
+            cfg[key] = getattr(args, attr)
+    if args.no_groups:
+        cfg["groups"] = False
+    if args.no_progress:
+        cfg["progress"] = False
+    model_over: dict[str, Any] = {}
+    for attr, key in (("model", "path"), ("api_base", "openai_api_base"), ("api_key", "key"), ("is_chat", "is_chat"),
+                      ("rps", "query_per_second"), ("max_out_len", "max_out_len"), ("max_seq_len", "max_seq_len"),
+                      ("temperature", "temperature"), ("timeout", "timeout"), ("retries", "retries"),
+                      ("local_model", "local_model")):  # fmt: skip
+        if getattr(args, attr) is not None:
+            model_over[key] = getattr(args, attr)
+    if args.meta_template:
+        model_over["meta_template"] = "default-api-meta-template-oc"
+    models = cfg.get("models") or []
+    if not models:
+        models = [{"path": model_over.get("path", "local")}]
+    cfg["models"] = [{**m, **model_over} for m in models]
+    if "datasets" not in cfg:
+        raise ConfigError("no datasets given: use --datasets NAME... or a config file (`compasslite list` shows names)")
+    return from_task_config(cfg)
+
+
+def _print_summary(outcome: Any, console: Console) -> None:
+    from rich.table import Table
+
+    s = outcome.summary
+    table = Table(title="compasslite summary", show_lines=False)
+    for h in s.header:
+        table.add_column(h, justify="right" if h not in ("dataset", "version", "metric", "mode") else "left")
+    for row in s.rows:
+        style = "bold cyan" if row.is_group else None
+        table.add_row(row.dataset, row.version, row.metric, row.mode, *row.values, style=style)
+    console.print(table)
+    from .summary import _footer
+
+    for line in _footer(s):
+        console.print(line, highlight=False)
+    console.print(f"Run directory: {outcome.run_dir.root}", highlight=False)
+    console.print(f"Summary: {outcome.run_dir.summary_path('txt')}", highlight=False)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .rundir import RunDir
+    from .runner import execute, load_resume_config
+
+    console = Console()
+    if args.resume:
+        run_dir = RunDir.open(args.resume)
+        cfg = load_resume_config(run_dir)
+        overrides = {k: v for k, v in (("openai_api_base", args.api_base), ("key", args.api_key)) if v is not None}
+        if overrides:
+            cfg = cfg.model_copy(update={"models": [m.model_copy(update=overrides) for m in cfg.models]})
+        if args.api_key:
+            from pydantic import SecretStr
+
+            cfg.models = [m.model_copy(update={"key": SecretStr(args.api_key)}) for m in cfg.models]
+    else:
+        cfg = _run_config_from_args(args)
+        run_dir = RunDir.find(cfg.work_dir, cfg.reuse) if cfg.reuse else None
+    outcome = execute(cfg, resume=run_dir, console=err_console)
+    _print_summary(outcome, console)
+    if outcome.interrupted:
+        err_console.print(
+            f"[yellow]Interrupted.[/] Finished samples are saved. Resume with:\n"
+            f"  compasslite run --resume {outcome.run_dir.root}",
+            highlight=False,
+        )
+        return 130
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .benchmark import SUITE, available
+
+    impl = available()
+    for name in SUITE:
+        if name in impl:
+            b = impl[name]
+            print(f"{name:<12} available        {len(b.subsets):>3} sub-dataset(s)  {b.description}")
+        else:
+            print(f"{name:<12} not implemented yet")
+    return 0
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    from .runner import rescore
+
+    outcome = rescore(args.run_dir, args.data_dir)
+    _print_summary(outcome, Console())
+    return 0
+
+
+def cmd_serve_fake(args: argparse.Namespace) -> int:
+    from .testing.server import main as fake_main
+
+    argv = ["--host", args.host, "--port", str(args.port), "--model", args.model, "--latency", str(args.latency),
+            "--reply", args.reply, "--context-length", str(args.context_length), "--seed", str(args.seed)]  # fmt: skip
+    if args.oracle:
+        argv += ["--oracle", args.oracle]
+    for f in args.fault:
+        argv += ["--fault", f]
+    fake_main(argv)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if not args.local:
+        raise CompassliteError("`compasslite serve` needs --local (serve the embedded model); see `serve-fake` too")
+    from .cli_extras import serve_local
+
+    serve_local(args.port, args.local_model)
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from . import cli_extras
+
+    if args.data_cmd == "status":
+        return cli_extras.data_status(args.data_dir) or 0
+    return cli_extras.data_download(args.names, args.data_dir, args.yes) or 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="compasslite", description="Score an OpenAI-compatible endpoint on the OpenCompass suite.")
+    parser.add_argument("--version", action="version", version=f"compasslite {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="evaluate a model", description="Evaluate a model on datasets.")
+    _add_run_args(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("list", help="list the 48 dataset names")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("rescore", help="recompute results and summary of a run without a server")
+    p.add_argument("run_dir")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_rescore)
+
+    p = sub.add_parser("serve-fake", help="run the built-in fake OpenAI-compatible server (tests, demos)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", default="fake-model")
+    p.add_argument("--latency", type=float, default=0.0)
+    p.add_argument("--reply", default="The answer is A.")
+    p.add_argument("--oracle", help="JSON file {prompt text: reply}")
+    p.add_argument("--context-length", type=int, default=32768)
+    p.add_argument("--fault", action="append", default=[], help="KIND=RATE (error_503=0.3, rate_429=0.1, drop=0.05, ...)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_serve_fake)
+
+    p = sub.add_parser("serve", help="serve the embedded local model over an OpenAI-compatible API")
+    p.add_argument("--local", action="store_true", help="serve SmolLM2-135M (or --local-model) with llama.cpp")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--local-model")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("data", help="data folder status and downloads")
+    dsub = p.add_subparsers(dest="data_cmd", required=True)
+    ps = dsub.add_parser("status", help="which datasets are present, and exact")
+    ps.add_argument("--data-dir")
+    pd = dsub.add_parser("download", help="fetch datasets from OpenCompass's download locations")
+    pd.add_argument("names", nargs="+")
+    pd.add_argument("--data-dir")
+    pd.add_argument("--yes", "-y", action="store_true")
+    p.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    if getattr(args, "code_extraction", None):
+        os.environ["COMPASSLITE_CODE_EXTRACTION"] = args.code_extraction
+    try:
+        return args.func(args)
+    except CompassliteError as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

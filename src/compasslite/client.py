@@ -1,0 +1,311 @@
+"""One asyncio HTTP client for the whole run.
+
+aiohttp rather than httpx or the openai SDK: it is the same stack as the built-in test
+server, and at 64+ concurrent requests its per-request CPU cost is several times lower
+(see bench/throughput.py), which is what keeps our overhead near zero next to the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+from .errors import ServerError
+from .types import Prompt, Reply
+
+TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529}
+MAX_RETRY_AFTER_S = 120.0
+
+
+@dataclass
+class Endpoint:
+    """Where and how to send requests for one model (no secrets are ever logged from here)."""
+
+    api_base: str  # .../v1
+    model: str
+    api_key: str | None = None
+    chat: bool = True
+    timeout_s: float = 600.0
+    retries: int = 5  # extra attempts after the first for transient failures
+    concurrency: int = 64
+    requests_per_second: float | None = None
+    temperature: float = 0.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+
+class TransientError(Exception):
+    """A failure worth retrying (timeout, 429, 5xx, dropped connection, garbled body)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """A failure that retrying will not fix (4xx other than 408/409/425/429)."""
+
+
+@dataclass
+class ServerInfo:
+    models: list[str]
+    context_length: int | None  # vLLM's max_model_len, llama.cpp's n_ctx, ...
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _server_message(body: bytes) -> str:
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _short(body.decode("utf-8", "replace"))
+    if isinstance(obj, dict):
+        err = obj.get("error", obj)
+        if isinstance(err, dict):
+            return _short(str(err.get("message") or err))
+        return _short(str(err))
+    return _short(str(obj))
+
+
+class RateLimiter:
+    """Spaces request starts at least 1/rate seconds apart (OpenCompass's query_per_second)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Client:
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
+        self._session: aiohttp.ClientSession | None = None
+        self._limiter = RateLimiter(endpoint.requests_per_second) if endpoint.requests_per_second else None
+        headers = {"Content-Type": "application/json"}
+        if endpoint.api_key:
+            headers["Authorization"] = f"Bearer {endpoint.api_key}"
+        self._headers = headers
+        url = endpoint.api_base.rstrip("/")
+        self._url = url + ("/chat/completions" if endpoint.chat else "/completions")
+        self._models_url = url + "/models"
+
+    async def __aenter__(self) -> Client:
+        connector = aiohttp.TCPConnector(limit=max(1, self.endpoint.concurrency), limit_per_host=0)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers=self._headers,
+            json_serialize=lambda obj: orjson.dumps(obj).decode(),
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("Client used outside `async with`")
+        return self._session
+
+    # ---------------------------------------------------------------- probe
+    async def probe(self) -> ServerInfo:
+        """One cheap request before a run: is the server up, and does it serve the model?"""
+        base = self.endpoint.api_base
+        timeout = aiohttp.ClientTimeout(total=min(30.0, self.endpoint.timeout_s))
+        try:
+            async with self.session.get(self._models_url, timeout=timeout) as resp:
+                body = await resp.read()
+                if resp.status in (401, 403):
+                    raise ServerError(
+                        f"server at {base} refused the API key (HTTP {resp.status}: {_server_message(body)})"
+                    )
+                if resp.status >= 400:
+                    # Some servers have no /models; fall back to a 1-token request.
+                    return await self._probe_by_request()
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError) as exc:
+            raise ServerError(
+                f"cannot reach the server at {base} ({type(exc).__name__}: {exc or 'timed out'}); "
+                "is it running, and is --api-base right?"
+            ) from None
+        try:
+            data = orjson.loads(body).get("data", [])
+        except (orjson.JSONDecodeError, AttributeError):
+            return await self._probe_by_request()
+        served = [m.get("id") for m in data if isinstance(m, dict) and m.get("id")]
+        ctx = None
+        for m in data:
+            if isinstance(m, dict) and m.get("id") == self.endpoint.model:
+                ctx = _context_length(m)
+        if served and self.endpoint.model not in served:
+            if len(served) == 1 and served[0].endswith(".gguf"):
+                pass  # llama.cpp names the model after its file and answers to any name
+            else:
+                raise ServerError(
+                    f"the server at {base} does not serve model {self.endpoint.model!r}; "
+                    f"it serves: {', '.join(served)}"
+                )
+        if ctx is None and len(data) == 1 and isinstance(data[0], dict):
+            ctx = _context_length(data[0])
+        return ServerInfo(models=served, context_length=ctx)
+
+    async def _probe_by_request(self) -> ServerInfo:
+        payload = self._payload("Hi", [{"role": "user", "content": "Hi"}], 1)
+        try:
+            status, body, _ = await self._post(payload)
+        except TransientError as exc:
+            raise ServerError(f"server at {self.endpoint.api_base} failed a test request: {exc}") from None
+        if status >= 400:
+            raise ServerError(
+                f"server at {self.endpoint.api_base} rejected a test request for model "
+                f"{self.endpoint.model!r} (HTTP {status}: {_server_message(body)})"
+            )
+        return ServerInfo(models=[self.endpoint.model], context_length=None)
+
+    # ------------------------------------------------------------- requests
+    def _payload(self, text: str, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": self.endpoint.model,
+            "max_tokens": max_tokens,
+            "temperature": self.endpoint.temperature,
+        }
+        if self.endpoint.chat:
+            payload["messages"] = messages
+        else:
+            payload["prompt"] = text
+        return payload
+
+    async def _post(self, payload: dict[str, Any]) -> tuple[int, bytes, float | None]:
+        if self._limiter is not None:
+            await self._limiter.wait()
+        timeout = aiohttp.ClientTimeout(total=self.endpoint.timeout_s)
+        try:
+            async with self.session.post(self._url, json=payload, timeout=timeout) as resp:
+                body = await resp.read()
+                return resp.status, body, _retry_after_seconds(resp.headers.get("Retry-After"))
+        except asyncio.TimeoutError:
+            raise TransientError(f"no reply within {self.endpoint.timeout_s:g} s") from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise TransientError(f"connection failed: {type(exc).__name__}: {_short(str(exc))}") from None
+
+    async def _attempt(self, payload: dict[str, Any]) -> Reply:
+        started = time.monotonic()
+        status, body, retry_after = await self._post(payload)
+        if status in TRANSIENT_STATUS:
+            raise TransientError(f"HTTP {status}: {_server_message(body)}", retry_after)
+        if status >= 400:
+            raise PermanentError(f"HTTP {status}: {_server_message(body)}")
+        try:
+            obj = orjson.loads(body)
+            choice = obj["choices"][0]
+            content = choice["message"]["content"] if self.endpoint.chat else choice["text"]
+        except orjson.JSONDecodeError:
+            raise TransientError(f"reply body is not JSON: {_short(body.decode('utf-8', 'replace'), 120)}") from None
+        except (KeyError, IndexError, TypeError):
+            raise TransientError(f"reply has no choices[0] content: {_short(body.decode('utf-8', 'replace'), 200)}") from None
+        if content is None:
+            raise TransientError("reply content is null")
+        usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else None
+        return Reply(
+            text=str(content).strip(),  # OpenCompass strips replies before anything else
+            finish_reason=choice.get("finish_reason"),
+            latency_s=time.monotonic() - started,
+            usage=usage,
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER_S)
+        backoff = self.endpoint.backoff_base_s * (2 ** (state.attempt_number - 1))
+        return min(self.endpoint.backoff_max_s, backoff) * (0.5 + random.random() / 2)
+
+    async def complete(self, prompt: Prompt, max_tokens: int) -> Reply:
+        """Send one prompt; retries transient failures; never raises for a failed request."""
+        payload = self._payload(prompt.text, prompt.messages, max_tokens)
+        started = time.monotonic()
+        attempts = 0
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(TransientError),
+                stop=stop_after_attempt(self.endpoint.retries + 1),
+                wait=self._wait,
+                reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    reply = await self._attempt(payload)
+        except (TransientError, PermanentError) as exc:
+            kind = "gave up after" if isinstance(exc, TransientError) else "failed on"
+            return Reply(
+                text=None,
+                error=f"{exc} ({kind} attempt {attempts})",
+                attempts=attempts,
+                latency_s=time.monotonic() - started,
+            )
+        reply.attempts = attempts
+        reply.latency_s = time.monotonic() - started
+        return reply
+
+
+def _context_length(model_entry: dict[str, Any]) -> int | None:
+    for key in ("max_model_len", "context_length", "max_context_length", "n_ctx"):
+        value = model_entry.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    meta = model_entry.get("meta")
+    if isinstance(meta, dict):
+        for key in ("n_ctx",):
+            value = meta.get(key)
+            if isinstance(value, int) and value > 0:
+                return value
+    return None
+
+
+def guess_context_window(model_name: str) -> int:
+    """OpenCompass's guess from the model name when the server does not say."""
+    name = model_name.lower()
+    if "32k" in name:
+        return 32768
+    if "16k" in name:
+        return 16384
+    if "gpt-4" in name:
+        return 8192
+    if "gpt-3.5" in name:
+        return 4097
+    return 32768

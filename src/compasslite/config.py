@@ -1,0 +1,281 @@
+"""Run configuration: our own form, EvalScope's task config, YAML/JSON files, CLI flags.
+
+Everything is validated by pydantic; errors name the offending key. The API key is a
+SecretStr and is excluded from every dump.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from .errors import ConfigError
+
+log = logging.getLogger("compasslite")
+
+# Keys that only steer OpenCompass internals: accepted, ignored, one warning.
+IGNORED_TASK_KEYS = {
+    "dry_run", "debug", "mode", "max_num_workers", "max_workers_per_gpu", "lark", "config",
+    "summarizer", "time_str", "retry", "eval_backend_version", "slurm", "dlc", "partition",
+    "quotatype", "qos", "eval_config_path",
+}  # fmt: skip
+IGNORED_MODEL_KEYS = {
+    "type", "run_cfg", "tokenizer_path", "rpm_verbose", "generation_kwargs", "org", "openai_proxy_url",
+    "tokenizer_kwargs", "mode", "end_str", "max_completion_tokens", "verbose", "logprobs", "top_logprobs",
+    "pred_postprocessor",
+}  # fmt: skip
+
+DEFAULT_CONCURRENCY = 64
+
+
+def normalize_api_base(url: str) -> tuple[str, bool | None]:
+    """(base ending in /v1 or as given, chat-ness implied by the URL or None).
+
+    Accepts the `/v1` base or a full endpoint URL such as `.../v1/chat/completions`."""
+    raw = url.strip()
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"API base {url!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
+    path = parsed.path.rstrip("/")
+    chat: bool | None = None
+    if path.endswith("/chat/completions"):
+        path, chat = path[: -len("/chat/completions")], True
+    elif path.endswith("/completions"):
+        path, chat = path[: -len("/completions")], False
+    if path in ("", "/"):
+        path = "/v1"
+    return f"{parsed.scheme}://{parsed.netloc}{path}", chat
+
+
+class ModelConfig(BaseModel):
+    """One model entry, in EvalScope/OpenCompass key names (plus a few of our own)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    path: str = Field(description="model name sent to the server ('local' for the embedded model)")
+    abbr: str | None = None
+    openai_api_base: str | None = None
+    key: SecretStr | None = Field(default=None, alias="api_key")
+    is_chat: bool | None = None
+    batch_size: int | None = Field(default=None, ge=1, description="concurrent requests")
+    query_per_second: float | None = Field(default=None, gt=0)
+    temperature: float = Field(default=0.0, ge=0)
+    max_out_len: int = Field(default=2048, ge=1)
+    max_seq_len: int = Field(default=4096, ge=1)
+    meta_template: str | dict[str, Any] | None = None
+    timeout: float = Field(default=600.0, gt=0)
+    retries: int = Field(default=5, ge=0)
+    local_model: str | None = None  # a GGUF file for the embedded llama.cpp server
+
+    @field_validator("openai_api_base")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None or v == "local":
+            return v
+        try:
+            normalize_api_base(v)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @property
+    def is_local(self) -> bool:
+        return self.openai_api_base in (None, "local") or self.path == "local"
+
+    @property
+    def name(self) -> str:
+        """The abbr used in output paths and the summary."""
+        return safe_name(self.abbr or self.path)
+
+    def api_key(self) -> str | None:
+        if self.key is not None:
+            value = self.key.get_secret_value()
+            if value == "ENV":
+                return os.environ.get("OPENAI_API_KEY") or None
+            return None if value in ("", "EMPTY") else value
+        return os.environ.get("OPENAI_API_KEY") or None
+
+
+class RunConfig(BaseModel):
+    """A whole run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    datasets: list[str] = Field(min_length=1)
+    models: list[ModelConfig] = Field(min_length=1)
+    work_dir: str = "outputs"
+    data_dir: str | None = None
+    limit: int | float | str | None = None
+    limit_mode: Literal["first", "opencompass"] = "first"
+    reuse: str | bool | None = None
+    concurrency: int | None = Field(default=None, ge=1)
+    groups: bool = True  # add group-average rows to the summary
+    code_extraction: Literal["opencompass", "robust"] = "opencompass"
+    progress: bool = True
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _names(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [s for s in re.split(r"[,\s]+", v) if s]
+        return v
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, v: Any) -> Any:
+        try:
+            parse_limit(v)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    def public_dict(self) -> dict[str, Any]:
+        """The config as written to the run directory: never the API key."""
+        data = self.model_dump(mode="json", exclude={"models": {"__all__": {"key"}}})
+        return data
+
+
+def safe_name(name: str) -> str:
+    """A model name usable as a folder name (`Qwen/Qwen2.5-7B` -> `Qwen_Qwen2.5-7B`)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+
+
+def parse_limit(limit: Any) -> tuple[str, Any] | None:
+    """None, ('count', N), ('fraction', f) or ('slice', slice)."""
+    if limit is None or limit is False:
+        return None
+    if isinstance(limit, bool):
+        raise ConfigError("limit must be a number, a fraction or a slice such as '[10:20]'")
+    if isinstance(limit, int):
+        if limit < 0:
+            raise ConfigError(f"limit must not be negative (got {limit})")
+        return ("count", limit)
+    if isinstance(limit, float):
+        if limit.is_integer() and limit >= 1:
+            return ("count", int(limit))
+        if 0 < limit < 1:
+            return ("fraction", limit)
+        raise ConfigError(f"limit {limit} is neither a count nor a fraction in (0, 1)")
+    if isinstance(limit, str):
+        text = limit.strip()
+        if re.fullmatch(r"\d+", text):
+            return ("count", int(text))
+        if re.fullmatch(r"0?\.\d+", text):
+            return parse_limit(float(text))
+        m = re.fullmatch(r"\[\s*(-?\d*)\s*:\s*(-?\d*)\s*\]", text)
+        if m:
+            start = int(m.group(1)) if m.group(1) else None
+            stop = int(m.group(2)) if m.group(2) else None
+            return ("slice", slice(start, stop))
+        raise ConfigError(f"limit {limit!r} is not understood; use N, a fraction like 0.1, or '[10:20]'")
+    raise ConfigError(f"limit must be a number or a string, not {type(limit).__name__}")
+
+
+def select_indices(total: int, limit: Any, mode: str = "first") -> list[int]:
+    """Indices of the rows to evaluate out of `total` (spec A.9).
+
+    mode 'first' (default) takes the first N rows; 'opencompass' reproduces OpenCompass's
+    test_range: the index list shuffled with random.Random(N), the first N kept."""
+    parsed = parse_limit(limit)
+    indices = list(range(total))
+    if parsed is None:
+        return indices
+    kind, value = parsed
+    if kind == "slice":
+        return indices[value]
+    n = value if kind == "count" else int(total * value)
+    if n <= 0 or n >= total:
+        return indices
+    if mode == "opencompass":
+        import random
+
+        random.Random(n).shuffle(indices)
+        return indices[:n]
+    return indices[:n]
+
+
+def _format_validation_error(exc: ValidationError, where: str) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown key {loc!r}")
+        elif err["type"] == "missing":
+            parts.append(f"missing required key {loc!r}")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            parts.append(f"{loc}: {msg}")
+    return f"invalid config{where}: " + "; ".join(parts)
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist")
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{p}:{exc.lineno}: config is not valid JSON ({exc.msg})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}{line}: config is not valid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the config must be a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def from_task_config(task_cfg: dict[str, Any] | str | Path, where: str = "") -> RunConfig:
+    """Build a RunConfig from EvalScope's task config, our own flat form, or a file path."""
+    if isinstance(task_cfg, str | Path):
+        where = f" in {task_cfg}"
+        task_cfg = load_file(task_cfg)
+    if not isinstance(task_cfg, dict):
+        raise ConfigError(f"task config must be a mapping, not {type(task_cfg).__name__}")
+    cfg = dict(task_cfg)
+    if "eval_config" in cfg or "eval_backend" in cfg:
+        backend = cfg.pop("eval_backend", "OpenCompass")
+        if backend != "OpenCompass":
+            raise ConfigError(f"eval_backend {backend!r} is not supported; compasslite runs 'OpenCompass' tasks")
+        inner = cfg.pop("eval_config", None)
+        if not isinstance(inner, dict):
+            raise ConfigError(f"invalid config{where}: 'eval_config' must be a mapping")
+        outer_extra = set(cfg) - {"work_dir", "limit", "data_dir"}
+        if outer_extra:
+            raise ConfigError(f"invalid config{where}: unknown top-level key(s) {sorted(outer_extra)}")
+        merged = {**{k: v for k, v in cfg.items()}, **inner}
+        cfg = merged
+    ignored = sorted(k for k in cfg if k in IGNORED_TASK_KEYS)
+    for k in ignored:
+        cfg.pop(k)
+    models = cfg.get("models")
+    ignored_model: set[str] = set()
+    if isinstance(models, list):
+        cleaned = []
+        for m in models:
+            if isinstance(m, dict):
+                ignored_model |= {k for k in m if k in IGNORED_MODEL_KEYS}
+                m = {k: v for k, v in m.items() if k not in IGNORED_MODEL_KEYS}
+            cleaned.append(m)
+        cfg["models"] = cleaned
+    if ignored or ignored_model:
+        log.warning(
+            "ignoring OpenCompass-internal config key(s): %s",
+            ", ".join(ignored + sorted(f"models[].{k}" for k in ignored_model)),
+        )
+    try:
+        return RunConfig.model_validate(cfg)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, where)) from None
+    except ConfigError as exc:
+        raise ConfigError(f"invalid config{where}: {exc}") from None

@@ -1,0 +1,222 @@
+"""The run directory: manifest, per-sample JSONL records, OpenCompass-style outputs.
+
+<work_dir>/<timestamp>/
+  manifest.json            config without secrets, versions, prompt fingerprints, status
+  configs/config.yaml      the resolved config (no API key)
+  records/<model>.jsonl    one line per finished sample, appended at once (what resume reads)
+  predictions/<model>/<abbr>.json   {"0": {origin_prompt, prediction, gold}, ...}
+  results/<model>/<abbr>.json       metrics, counts and per-sample details
+  summary/summary_<timestamp>.{csv,md,txt}
+  logs/run.log
+Files other than records are written atomically (temp file + rename), so an interrupted
+or failed write never leaves a damaged file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import RunDirError
+from .types import Record
+
+TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
+
+
+def _describe_os_error(exc: OSError, path: Path) -> str:
+    if exc.errno == errno.ENOSPC:
+        return f"cannot write {path}: the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write {path}: permission denied (is the work dir writable?)"
+    return f"cannot write {path}: {exc.strerror or exc}"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise RunDirError(_describe_os_error(exc, path)) from None
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n")
+
+
+class RecordWriter:
+    """Appends one JSON line per finished sample with a single write() on an O_APPEND fd:
+    a killed process loses at most the line being written, which the reader skips."""
+
+    FSYNC_INTERVAL_S = 1.0
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunDirError(_describe_os_error(exc, path)) from None
+        self._last_sync = time.monotonic()
+        # A torn last line from a killed run must not glue onto the next record.
+        if path.stat().st_size:
+            with open(path, "rb") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    os.write(self._fd, b"\n")
+
+    def append(self, record: Record) -> None:
+        line = orjson.dumps(asdict(record)) + b"\n"
+        try:
+            os.write(self._fd, line)
+            now = time.monotonic()
+            if now - self._last_sync > self.FSYNC_INTERVAL_S:
+                os.fsync(self._fd)
+                self._last_sync = now
+        except OSError as exc:
+            raise RunDirError(_describe_os_error(exc, self.path)) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.fsync(self._fd)
+        os.close(self._fd)
+
+
+def read_records(path: Path) -> dict[tuple[str, int], Record]:
+    """The latest record per (abbr, index); malformed (torn) lines are skipped."""
+    out: dict[tuple[str, int], Record] = {}
+    if not path.is_file():
+        return out
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                rec = Record(**orjson.loads(line))
+            except (orjson.JSONDecodeError, TypeError):
+                continue
+            key = (rec.abbr, rec.index)
+            previous = out.get(key)
+            # An answer is never replaced by a later error for the same prompt.
+            if previous is not None and previous.answered and not rec.answered:
+                if previous.fingerprint == rec.fingerprint:
+                    continue
+            out[key] = rec
+    return out
+
+
+class RunDir:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._lock_fd: int | None = None
+
+    # ---------------------------------------------------------------- make
+    @classmethod
+    def create(cls, work_dir: str | Path) -> RunDir:
+        work = Path(work_dir)
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunDirError(_describe_os_error(exc, work)) from None
+        stamp = time.strftime(TIMESTAMP_FORMAT)
+        for n in range(1000):
+            name = stamp if n == 0 else f"{stamp}_{n}"
+            try:
+                (work / name).mkdir()  # exclusive: two runs never share a directory
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise RunDirError(_describe_os_error(exc, work / name)) from None
+            return cls(work / name)
+        raise RunDirError(f"could not create a run directory in {work}")
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        root = Path(path)
+        if not (root / "manifest.json").is_file():
+            raise RunDirError(f"{root} is not a compasslite run directory (no manifest.json)")
+        return cls(root)
+
+    @classmethod
+    def find(cls, work_dir: str | Path, reuse: str | bool) -> RunDir:
+        """EvalScope's `reuse`: 'latest' (or True) or a timestamp folder name."""
+        work = Path(work_dir)
+        if reuse is True or reuse == "latest":
+            runs = sorted(p for p in work.glob("*") if (p / "manifest.json").is_file()) if work.is_dir() else []
+            if not runs:
+                raise RunDirError(f"reuse='latest' but {work} holds no earlier run")
+            return cls(runs[-1])
+        return cls.open(work / str(reuse))
+
+    @property
+    def timestamp(self) -> str:
+        return self.root.name
+
+    # ---------------------------------------------------------------- lock
+    def lock(self) -> None:
+        path = self.root / ".lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunDirError(
+                f"{self.root} is in use by another compasslite process; wait for it or resume later"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # --------------------------------------------------------------- paths
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def records_path(self, model: str) -> Path:
+        return self.root / "records" / f"{model}.jsonl"
+
+    def predictions_path(self, model: str, abbr: str) -> Path:
+        return self.root / "predictions" / model / f"{abbr}.json"
+
+    def results_path(self, model: str, abbr: str) -> Path:
+        return self.root / "results" / model / f"{abbr}.json"
+
+    def summary_path(self, ext: str) -> Path:
+        return self.root / "summary" / f"summary_{self.timestamp}.{ext}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "logs" / "run.log"
+
+    def read_manifest(self) -> dict[str, Any]:
+        try:
+            return orjson.loads(self.manifest_path.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise RunDirError(f"cannot read {self.manifest_path}: {exc}") from None
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        write_json(self.manifest_path, manifest)
+
+    def iter_record_files(self) -> Iterator[Path]:
+        yield from sorted((self.root / "records").glob("*.jsonl"))

@@ -1,0 +1,442 @@
+"""From a RunConfig to scores on disk: plan, infer (resumably), score, report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import platform
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from . import __version__
+from . import summary as summary_mod
+from .benchmark import Benchmark, Subset, resolve
+from .client import Client, Endpoint, guess_context_window
+from .config import DEFAULT_CONCURRENCY, ModelConfig, RunConfig, normalize_api_base, select_indices
+from .data import default_data_dir
+from .errors import CompassliteError, DataError
+from .progress import ProgressBoard
+from .prompt import render_sample
+from .rundir import RecordWriter, RunDir, atomic_write, read_records, write_json
+from .types import DatasetResult, Prompt, Record
+
+log = logging.getLogger("compasslite")
+
+CONTEXT_MARGIN = 100  # tokens OpenCompass keeps free between prompt estimate and context window
+
+
+@dataclass
+class Plan:
+    """One sub-dataset to evaluate: its rows, the selected indices, its in-context examples."""
+
+    benchmark: Benchmark
+    subset: Subset
+    rows: list[dict[str, Any]]
+    indices: list[int]
+    ice_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def prompt(self, index: int, model: ModelConfig) -> Prompt:
+        sub = self.subset
+        return render_sample(
+            sub.template,
+            self.rows[index],
+            sub.output_column,
+            meta_template=model.meta_template is not None,
+            ice_template=sub.ice_template,
+            ice_rows=self.ice_rows,
+            max_seq_len=model.max_seq_len,
+        )
+
+
+def template_fingerprint(sub: Subset) -> str:
+    parts = [repr(sub.template), repr(sub.ice_template), sub.output_column]
+    return hashlib.blake2b("\x00".join(parts).encode(), digest_size=6).hexdigest()
+
+
+def load_plans(benchmarks: list[Benchmark], data_dir: Path, limit: Any, limit_mode: str) -> list[Plan]:
+    """Load every selected sub-dataset before any request is sent: data problems show first."""
+    plans = []
+    problems: list[str] = []
+    for bench in benchmarks:
+        for sub in bench.subsets:
+            try:
+                rows = sub.load(data_dir)
+                ice = sub.load_ice(data_dir) if sub.load_ice else []
+            except DataError as exc:
+                problems.append(f"{bench.name} ({sub.abbr}): {exc}")
+                continue
+            plans.append(Plan(bench, sub, rows, select_indices(len(rows), limit, limit_mode), ice))
+    if problems:
+        raise DataError("\n".join(problems) if len(problems) > 1 else problems[0])
+    return plans
+
+
+# ------------------------------------------------------------------ scoring
+def score_plan(plan: Plan, records: dict[tuple[str, int], Record], fingerprints: dict[int, str] | None = None) -> DatasetResult:
+    """A pure function of stored replies and the data: rescoring needs no server."""
+    sub = plan.subset
+    answered_idx: list[int] = []
+    predictions: list[str] = []
+    errors = 0
+    missing = 0
+    messages: Counter[str] = Counter()
+    for idx in plan.indices:
+        rec = records.get((sub.abbr, idx))
+        if rec is None or (fingerprints is not None and rec.fingerprint != fingerprints.get(idx)):
+            missing += 1
+        elif rec.answered:
+            answered_idx.append(idx)
+            predictions.append(rec.prediction or "")
+        else:
+            errors += 1
+            messages[rec.error or "unknown error"] += 1
+    result = DatasetResult(
+        abbr=sub.abbr,
+        metrics={},
+        total=len(plan.indices),
+        answered=len(answered_idx),
+        errors=errors,
+        missing=missing,
+        error_messages=dict(messages),
+    )
+    if not answered_idx:
+        return result
+    rows = [plan.rows[i] for i in answered_idx]
+    answers = [sub.extract(p) for p in predictions]
+    references = [sub.reference_of(r) for r in rows]
+    score = sub.score(answers, references, rows)
+    result.metrics = dict(score.metrics)
+    details = []
+    for k, idx in enumerate(answered_idx):
+        entry: dict[str, Any] = {
+            "index": idx,
+            "prediction": predictions[k],
+            "answer": answers[k],
+            "reference": references[k],
+        }
+        if k < len(score.details):
+            entry.update(score.details[k])
+        details.append(entry)
+    result.details = details
+    return result
+
+
+def write_outputs(
+    run_dir: RunDir, model: str, plans: list[Plan], records: dict[tuple[str, int], Record]
+) -> dict[str, DatasetResult]:
+    results: dict[str, DatasetResult] = {}
+    for plan in plans:
+        sub = plan.subset
+        predictions: dict[str, Any] = {}
+        for pos, idx in enumerate(plan.indices):
+            rec = records.get((sub.abbr, idx))
+            if rec is None:
+                continue
+            entry: dict[str, Any] = {
+                "origin_prompt": rec.origin_prompt,
+                "prediction": rec.prediction if rec.prediction is not None else "",
+                "gold": plan.rows[idx].get(sub.output_column),
+            }
+            if rec.error:
+                entry["error"] = rec.error
+            predictions[str(pos)] = entry
+        write_json(run_dir.predictions_path(model, sub.abbr), predictions)
+        res = score_plan(plan, records)
+        results[sub.abbr] = res
+        body: dict[str, Any] = dict(res.metrics) if res.metrics else {"error": "No predictions found."}
+        body["samples"] = {
+            "total": res.total,
+            "scored": res.answered,
+            "failed_requests": res.errors,
+            "not_requested": res.missing,
+        }
+        if res.error_messages:
+            body["failed_request_messages"] = res.error_messages
+        body["details"] = res.details
+        write_json(run_dir.results_path(model, sub.abbr), body)
+    return results
+
+
+def write_summary(run_dir: RunDir, summary: summary_mod.Summary) -> None:
+    atomic_write(run_dir.summary_path("csv"), summary_mod.to_csv(summary).encode())
+    atomic_write(run_dir.summary_path("md"), summary_mod.to_markdown(summary).encode())
+    atomic_write(run_dir.summary_path("txt"), summary_mod.to_text(summary).encode())
+
+
+# ---------------------------------------------------------------- inference
+class Redactor:
+    """Removes the API key from any text before it reaches a file, a log or the console."""
+
+    def __init__(self, secrets: list[str | None]):
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def __call__(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
+
+
+def _pending(
+    plans: list[Plan], model: ModelConfig, done: dict[tuple[str, int], Record]
+) -> Iterator[tuple[Plan, int, Prompt]]:
+    for plan in plans:
+        for idx in plan.indices:
+            prompt = plan.prompt(idx, model)
+            rec = done.get((plan.subset.abbr, idx))
+            if rec is not None and rec.answered and rec.fingerprint == prompt.fingerprint:
+                continue
+            yield plan, idx, prompt
+
+
+async def infer_model(
+    model: ModelConfig,
+    endpoint: Endpoint,
+    plans: list[Plan],
+    writer: RecordWriter,
+    done: dict[tuple[str, int], Record],
+    board: ProgressBoard,
+    context_length: int | None,
+    redact: Redactor,
+) -> None:
+    """Ask the server for every pending sample, `endpoint.concurrency` at a time."""
+    window = context_length or guess_context_window(model.path)
+    for plan in plans:
+        n_done = sum(1 for i in plan.indices if (r := done.get((plan.subset.abbr, i))) is not None and r.answered)
+        board.add(plan.benchmark.name, len(plan.indices), n_done)
+    work = _pending(plans, model, done)
+
+    async with Client(endpoint) as client:
+
+        async def worker() -> None:
+            for plan, idx, prompt in work:
+                sub = plan.subset
+                max_out = sub.max_out_len or model.max_out_len
+                room = window - prompt.estimate - CONTEXT_MARGIN
+                if room <= 0:
+                    rec = Record(
+                        sub.abbr, idx, prompt.fingerprint, prompt.origin_prompt, None,
+                        error=f"prompt too long: about {prompt.estimate} tokens for a {window}-token context",
+                        attempts=0,
+                    )  # fmt: skip
+                else:
+                    reply = await client.complete(prompt, min(max_out, room))
+                    rec = Record(
+                        abbr=sub.abbr,
+                        index=idx,
+                        fingerprint=prompt.fingerprint,
+                        origin_prompt=prompt.origin_prompt,
+                        prediction=reply.text,
+                        error=redact(reply.error) if reply.error else None,
+                        finish_reason=reply.finish_reason,
+                        attempts=reply.attempts,
+                        latency_s=round(reply.latency_s, 4),
+                        usage=reply.usage,
+                    )
+                writer.append(rec)
+                done[(sub.abbr, idx)] = rec
+                board.advance(plan.benchmark.name, error=not rec.answered)
+
+        n_workers = max(1, endpoint.concurrency)
+        tasks = [asyncio.create_task(worker()) for _ in range(n_workers)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def probe(endpoint: Endpoint) -> int | None:
+    async with Client(endpoint) as client:
+        info = await client.probe()
+    return info.context_length
+
+
+def make_endpoint(model: ModelConfig, run_cfg: RunConfig, api_base: str, context_chat: bool | None = None) -> Endpoint:
+    base, chat_from_url = normalize_api_base(api_base)
+    chat = model.is_chat if model.is_chat is not None else (chat_from_url if chat_from_url is not None else True)
+    concurrency = run_cfg.concurrency or model.batch_size or DEFAULT_CONCURRENCY
+    return Endpoint(
+        api_base=base,
+        model=model.path,
+        api_key=model.api_key(),
+        chat=chat,
+        timeout_s=model.timeout,
+        retries=model.retries,
+        concurrency=concurrency,
+        requests_per_second=model.query_per_second,
+        temperature=model.temperature,
+    )
+
+
+# -------------------------------------------------------------------- runs
+@dataclass
+class RunOutcome:
+    run_dir: RunDir
+    results: dict[str, dict[str, DatasetResult]]  # model -> abbr -> result
+    summary: summary_mod.Summary
+    interrupted: bool = False
+
+    def scores(self) -> dict[str, dict[str, dict[str, float | int]]]:
+        out: dict[str, dict[str, dict[str, float | int]]] = {}
+        for model, per in self.results.items():
+            out[model] = {abbr: dict(r.metrics) for abbr, r in per.items()}
+        for row in self.summary.rows:
+            if row.is_group:
+                for model, value in zip(self.summary.models, row.values, strict=True):
+                    if value != "-":
+                        out[model][row.dataset] = {row.metric: float(value)}
+        return out
+
+
+def _manifest(run_cfg: RunConfig, plans: list[Plan], data_dir: Path, status: str, created: str) -> dict[str, Any]:
+    datasets: dict[str, Any] = {}
+    for plan in plans:
+        entry = datasets.setdefault(plan.benchmark.name, {})
+        entry[plan.subset.abbr] = {
+            "version": plan.subset.version,
+            "prompt_fingerprint": template_fingerprint(plan.subset),
+            "selected": len(plan.indices),
+            "rows": len(plan.rows),
+        }
+    return {
+        "compasslite_version": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "created": created,
+        "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "status": status,
+        "data_dir": str(data_dir.resolve()),
+        "config": run_cfg.public_dict(),
+        "datasets": datasets,
+    }
+
+
+def _setup_file_log(run_dir: RunDir, redact: Redactor) -> logging.Handler:
+    run_dir.log_path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(run_dir.log_path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+
+    class _Redact(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg = redact(record.getMessage())
+            record.args = ()
+            return True
+
+    handler.addFilter(_Redact())
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
+
+
+def execute(
+    run_cfg: RunConfig,
+    *,
+    resume: RunDir | None = None,
+    console: Any = None,
+) -> RunOutcome:
+    """Run (or resume) an evaluation. Raises CompassliteError subclasses for user errors."""
+    from .local import local_endpoint  # lazy: only runs without an API base need it
+
+    benchmarks = resolve(run_cfg.datasets)
+    data_dir = Path(run_cfg.data_dir) if run_cfg.data_dir else default_data_dir()
+    plans = load_plans(benchmarks, data_dir, run_cfg.limit, run_cfg.limit_mode)
+    redact = Redactor([m.api_key() for m in run_cfg.models])
+
+    with contextlib.ExitStack() as stack:
+        # Resolve endpoints and probe each server once before creating anything on disk.
+        endpoints: dict[str, tuple[Endpoint, int | None]] = {}
+        for model in run_cfg.models:
+            if model.is_local:
+                base, ctx, served = stack.enter_context(local_endpoint(model))
+                ep = make_endpoint(model.model_copy(update={"path": served, "is_chat": True}), run_cfg, base)
+                ep.concurrency = min(ep.concurrency, 4) if run_cfg.concurrency is None else ep.concurrency
+                probed = asyncio.run(probe(ep))
+                endpoints[model.name] = (ep, ctx or probed)
+            else:
+                ep = make_endpoint(model, run_cfg, model.openai_api_base or "")
+                endpoints[model.name] = (ep, asyncio.run(probe(ep)))
+
+        run_dir = resume or RunDir.create(run_cfg.work_dir)
+        run_dir.lock()
+        stack.callback(run_dir.unlock)
+        created = time.strftime("%Y-%m-%d %H:%M:%S")
+        if resume is not None:
+            created = resume.read_manifest().get("created", created)
+        handler = _setup_file_log(run_dir, redact)
+        stack.callback(lambda: (log.removeHandler(handler), handler.close()))
+        run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, "running", created))
+        cfg_yaml = yaml.safe_dump(run_cfg.public_dict(), allow_unicode=True, sort_keys=False)
+        atomic_write(run_dir.root / "configs" / "config.yaml", cfg_yaml.encode())
+        log.info("run %s: %d sub-datasets, models %s", run_dir.root, len(plans), list(endpoints))
+
+        interrupted = False
+        all_records: dict[str, dict[tuple[str, int], Record]] = {}
+        for model in run_cfg.models:
+            ep, ctx = endpoints[model.name]
+            records = read_records(run_dir.records_path(model.name))
+            all_records[model.name] = records
+            writer = RecordWriter(run_dir.records_path(model.name))
+            board = ProgressBoard(enabled=run_cfg.progress, title=model.name, console=console)
+            try:
+                with board:
+                    asyncio.run(infer_model(model, ep, plans, writer, records, board, ctx, redact))
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                writer.close()
+            if interrupted:
+                break
+
+        results = {}
+        for model in run_cfg.models:
+            if model.name in all_records:
+                results[model.name] = write_outputs(run_dir, model.name, plans, all_records[model.name])
+        summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups)
+        write_summary(run_dir, summ)
+        status = "interrupted" if interrupted else "finished"
+        run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, status, created))
+        log.info("run %s %s", run_dir.root, status)
+        return RunOutcome(run_dir, results, summ, interrupted)
+
+
+def rescore(run_path: str | Path, data_dir: str | Path | None = None) -> RunOutcome:
+    """Recompute predictions, results and summary from stored replies; no server needed."""
+    run_dir = RunDir.open(run_path)
+    manifest = run_dir.read_manifest()
+    try:
+        run_cfg = RunConfig.model_validate(manifest["config"])
+    except Exception as exc:  # noqa: BLE001 - a damaged manifest
+        raise CompassliteError(f"{run_dir.manifest_path}: cannot read the run's config ({exc})") from None
+    data = Path(data_dir) if data_dir else Path(manifest.get("data_dir") or default_data_dir())
+    benchmarks = resolve(run_cfg.datasets)
+    plans = load_plans(benchmarks, data, run_cfg.limit, run_cfg.limit_mode)
+    results = {}
+    for model in run_cfg.models:
+        records = read_records(run_dir.records_path(model.name))
+        results[model.name] = write_outputs(run_dir, model.name, plans, records)
+    summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups)
+    write_summary(run_dir, summ)
+    return RunOutcome(run_dir, results, summ)
+
+
+def load_resume_config(run_dir: RunDir) -> RunConfig:
+    manifest = run_dir.read_manifest()
+    try:
+        return RunConfig.model_validate(manifest["config"])
+    except Exception as exc:  # noqa: BLE001
+        raise CompassliteError(f"{run_dir.manifest_path}: cannot read the run's config ({exc})") from None
+
+
+def dumps(obj: Any) -> str:
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()

@@ -1,0 +1,155 @@
+"""The summary table (spec A.11) and group averages (A.12), computed in one place."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .benchmark import Benchmark, Group
+from .types import DatasetResult
+
+
+@dataclass
+class Row:
+    dataset: str
+    version: str
+    metric: str
+    mode: str
+    values: list[str]
+    is_group: bool = False
+
+
+@dataclass
+class Summary:
+    models: list[str]
+    rows: list[Row]
+    group_notes: list[str] = field(default_factory=list)  # groups skipped for missing members
+    errors: list[str] = field(default_factory=list)  # per-subset error counts
+
+    @property
+    def header(self) -> list[str]:
+        return ["dataset", "version", "metric", "mode", *self.models]
+
+
+def group_value(group: Group, first_metric: dict[str, float | None]) -> tuple[str, float | None, str | None]:
+    """(metric name, value or None, problem) for one model."""
+    metric = "weighted_average" if group.weights is not None else "naive_average"
+    values = [first_metric.get(m) for m in group.members]
+    present = [v for v in values if v is not None]
+    if not present:
+        return metric, None, None
+    if len(present) != len(values):
+        missing = [m for m, v in zip(group.members, values, strict=True) if v is None]
+        return metric, None, f"missing metrics for {len(missing)} member(s), e.g. {missing[0]}"
+    if group.weights is None:
+        return metric, sum(present) / len(present), None
+    total_weight = sum(group.weights)
+    return metric, sum(v * w for v, w in zip(present, group.weights, strict=True)) / total_weight, None
+
+
+def build(
+    benchmarks: Sequence[Benchmark],
+    results: dict[str, dict[str, DatasetResult]],  # model -> abbr -> result
+    *,
+    with_groups: bool = True,
+) -> Summary:
+    models = list(results)
+    rows: list[Row] = []
+    summary = Summary(models=models, rows=rows)
+    for bench in benchmarks:
+        for sub in bench.subsets:
+            per_model = [results[m].get(sub.abbr) for m in models]
+            if all(r is None or not r.metrics for r in per_model):
+                rows.append(Row(sub.abbr, "-", "-", "-", ["-"] * len(models)))
+                continue
+            for metric in sub.metrics:
+                values = []
+                for r in per_model:
+                    v = r.metrics.get(metric) if r is not None else None
+                    values.append(f"{v:.2f}" if isinstance(v, int | float) else "-")
+                rows.append(Row(sub.abbr, sub.version, metric, "gen", values))
+            for m, r in zip(models, per_model, strict=True):
+                if r is not None and (r.errors or r.missing):
+                    parts = []
+                    if r.errors:
+                        top = max(r.error_messages.items(), key=lambda kv: kv[1])[0] if r.error_messages else ""
+                        parts.append(f"{r.errors} failed request(s)" + (f", e.g. {top}" if top else ""))
+                    if r.missing:
+                        parts.append(f"{r.missing} not yet requested")
+                    summary.errors.append(f"{m} / {sub.abbr}: {r.answered}/{r.total} scored; " + "; ".join(parts))
+    if with_groups:
+        for bench in benchmarks:
+            for group in bench.groups:
+                first = {
+                    m: {
+                        abbr: (next(iter(res.metrics.values())) if res.metrics else None)
+                        for abbr, res in results[m].items()
+                    }
+                    for m in models
+                }
+                values: list[str] = []
+                metric_name = ""
+                any_value = False
+                for m in models:
+                    metric_name, value, problem = group_value(group, first[m])
+                    if problem:
+                        summary.group_notes.append(f"{m} / {group.name}: {problem}")
+                    values.append(f"{value:.2f}" if value is not None else "-")
+                    any_value |= value is not None
+                if any_value:
+                    rows.append(Row(group.name, "-", metric_name, "gen", values, is_group=True))
+    return summary
+
+
+def to_csv(summary: Summary) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(summary.header)
+    for row in summary.rows:
+        writer.writerow([row.dataset, row.version, row.metric, row.mode, *row.values])
+    return buf.getvalue()
+
+
+def _plain_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _footer(summary: Summary) -> list[str]:
+    out = []
+    if any(r.is_group for r in summary.rows):
+        out.append("Rows with metric naive_average / weighted_average are group averages (OpenCompass groups).")
+    if summary.errors:
+        out.append("Samples not scored (failed requests are never counted as wrong answers):")
+        out.extend(f"  {e}" for e in summary.errors)
+    if summary.group_notes:
+        out.append("Groups left out:")
+        out.extend(f"  {n}" for n in summary.group_notes)
+    return out
+
+
+def to_text(summary: Summary) -> str:
+    body = [[r.dataset, r.version, r.metric, r.mode, *r.values] for r in summary.rows if not r.is_group]
+    groups = [[r.dataset, r.version, r.metric, r.mode, *r.values] for r in summary.rows if r.is_group]
+    text = _plain_table(summary.header, body + groups)
+    if groups:
+        lines = text.split("\n")
+        lines.insert(2 + len(body), "  ".join("-" * len(x) for x in lines[1].split("  ")))
+        text = "\n".join(lines)
+    footer = _footer(summary)
+    return text + "\n" + ("\n" + "\n".join(footer) + "\n" if footer else "")
+
+
+def to_markdown(summary: Summary) -> str:
+    lines = ["| " + " | ".join(summary.header) + " |", "|" + "|".join("-----" for _ in summary.header) + "|"]
+    for r in summary.rows:
+        name = f"**{r.dataset}** (average)" if r.is_group else r.dataset
+        lines.append("| " + " | ".join([name, r.version, r.metric, r.mode, *r.values]) + " |")
+    footer = _footer(summary)
+    return "\n".join(lines) + "\n" + ("\n" + "\n".join(footer) + "\n" if footer else "")

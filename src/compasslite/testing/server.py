@@ -1,0 +1,343 @@
+"""A real OpenAI-compatible HTTP server (aiohttp) with answer policies and fault injection.
+
+Endpoints: GET /v1/models, POST /v1/chat/completions, POST /v1/completions,
+GET /stats (request counts per prompt), POST /stats/reset.
+
+Answer policies are functions (prompt_text, request_json) -> reply text:
+`fixed(text)`, `oracle(mapping, default)`; any callable works in-process.
+The prompt text of a chat request is its message contents joined by LF (for the usual
+single user message: that message), of a completion request its `prompt`: the same
+string compasslite's Prompt.text holds.
+
+Faults are drawn per request from a seeded RNG (rates), or forced for the first N
+attempts of every prompt (`fail_first`), which makes retry tests deterministic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Policy = Callable[[str, dict[str, Any]], str]
+
+FAULT_KINDS = (
+    "error_500",
+    "error_502",
+    "error_503",
+    "rate_429",
+    "rate_429_retry_after",
+    "stall",
+    "drop",
+    "truncated",
+    "not_json",
+    "empty_choices",
+    "null_content",
+)
+
+
+def fixed(text: str) -> Policy:
+    return lambda prompt, request: text
+
+
+def oracle(mapping: dict[str, str], default: str = "") -> Policy:
+    return lambda prompt, request: mapping.get(prompt, default)
+
+
+def prompt_key(request: dict[str, Any]) -> str:
+    if "messages" in request:
+        return "\n".join(str(m.get("content") or "") for m in request["messages"])
+    prompt = request.get("prompt", "")
+    return prompt if isinstance(prompt, str) else "\n".join(map(str, prompt))
+
+
+@dataclass
+class Faults:
+    """Per-request fault probabilities (summing to at most 1) and deterministic forced faults."""
+
+    rates: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    fail_first: int = 0  # the first N attempts of every prompt fail...
+    fail_first_kinds: tuple[str, ...] = ("error_503",)  # ...cycling through these kinds
+    stall_s: float = 30.0
+    retry_after_s: float = 0.05
+
+    def __post_init__(self) -> None:
+        unknown = set(self.rates) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds: {sorted(unknown)}; known: {FAULT_KINDS}")
+        if sum(self.rates.values()) > 1.0 + 1e-9:
+            raise ValueError("fault rates sum to more than 1")
+
+
+_WORDS = re.compile(r"[A-Za-z0-9]+|[\u4e00-\u9fff]")
+
+
+class FakeServer:
+    """Run in a background thread (`start()`/`stop()`, or as a context manager) or in the
+    foreground (`serve_forever()`)."""
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        model: str = "fake-model",
+        latency_s: float = 0.0,
+        faults: Faults | None = None,
+        context_length: int | None = 32768,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+    ):
+        self.policy = policy or fixed("")
+        self.model = model
+        self.latency_s = latency_s
+        self.faults = faults or Faults()
+        self.context_length = context_length
+        self.host = host
+        self.port = port
+        self.api_key = api_key
+        self.requests: Counter[str] = Counter()  # prompt -> requests received
+        self.answered: Counter[str] = Counter()  # prompt -> successful replies sent
+        self.attempts: Counter[str] = Counter()
+        self.seen_auth: set[str] = set()
+        self._rng = random.Random(self.faults.seed)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._started = threading.Event()
+
+    # ----------------------------------------------------------- lifecycle
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/completions", self._completion)
+        app.router.add_get("/stats", self._stats)
+        app.router.add_post("/stats/reset", self._reset)
+        app.router.add_get("/health", lambda r: web.json_response({"status": "ok"}))
+        return app
+
+    async def _start_async(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    def start(self) -> FakeServer:
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self._start_async())
+            self._started.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())  # type: ignore[union-attr]
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="compasslite-fake-server", daemon=True)
+        self._thread.start()
+        if not self._started.wait(10):
+            raise RuntimeError("fake server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._thread:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._thread = None
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
+        async def main() -> None:
+            await self._start_async()
+            if on_ready:
+                on_ready(self.base_url)
+            await asyncio.Event().wait()
+
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            pass
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.answered.clear()
+            self.attempts.clear()
+
+    # ------------------------------------------------------------ handlers
+    async def _models(self, request: web.Request) -> web.Response:
+        entry: dict[str, Any] = {"id": self.model, "object": "model", "owned_by": "compasslite"}
+        if self.context_length:
+            entry["max_model_len"] = self.context_length
+        return web.json_response({"object": "list", "data": [entry]})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        with self._lock:
+            return web.json_response(
+                {"requests": dict(self.requests), "answered": dict(self.answered), "total": sum(self.requests.values())}
+            )
+
+    async def _reset(self, request: web.Request) -> web.Response:
+        self.reset_stats()
+        return web.json_response({"ok": True})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, chat=True)
+
+    async def _completion(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, chat=False)
+
+    def _pick_fault(self, prompt: str) -> str | None:
+        with self._lock:
+            self.requests[prompt] += 1
+            attempt = self.attempts[prompt]
+            self.attempts[prompt] += 1
+            if attempt < self.faults.fail_first:
+                kinds = self.faults.fail_first_kinds
+                return kinds[attempt % len(kinds)]
+            roll = self._rng.random()
+        acc = 0.0
+        for kind, rate in self.faults.rates.items():
+            acc += rate
+            if roll < acc:
+                return kind
+        return None
+
+    async def _generate(self, request: web.Request, chat: bool) -> web.StreamResponse:
+        auth = request.headers.get("Authorization", "")
+        if self.api_key is not None and auth != f"Bearer {self.api_key}":
+            return web.json_response({"error": {"message": "invalid API key", "type": "auth"}}, status=401)
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response({"error": {"message": "body is not JSON"}}, status=400)
+        if body.get("model") != self.model:
+            return web.json_response(
+                {"error": {"message": f"The model `{body.get('model')}` does not exist.", "code": 404}}, status=404
+            )
+        if chat and not isinstance(body.get("messages"), list):
+            return web.json_response({"error": {"message": "messages must be a list"}}, status=400)
+        prompt = prompt_key(body)
+        if self.context_length is not None:
+            n_prompt = len(_WORDS.findall(prompt))
+            max_tokens = int(body.get("max_tokens") or 0)
+            if n_prompt + max_tokens > self.context_length:
+                message = (
+                    f"This model's maximum context length is {self.context_length} tokens. However, you "
+                    f"requested {n_prompt + max_tokens} tokens ({n_prompt} in the messages, {max_tokens} in "
+                    "the completion). Please reduce the length of the messages or completion."
+                )
+                return web.json_response({"error": {"message": message, "type": "BadRequestError"}}, status=400)
+
+        fault = self._pick_fault(prompt)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        if fault in ("error_500", "error_502", "error_503"):
+            status = int(fault[-3:])
+            return web.json_response({"error": {"message": f"injected {status}"}}, status=status)
+        if fault == "rate_429":
+            return web.json_response({"error": {"message": "rate limited"}}, status=429)
+        if fault == "rate_429_retry_after":
+            return web.json_response(
+                {"error": {"message": "rate limited"}},
+                status=429,
+                headers={"Retry-After": f"{self.faults.retry_after_s:g}"},
+            )
+        if fault == "stall":
+            await asyncio.sleep(self.faults.stall_s)
+        text = self.policy(prompt, body)
+        payload = self._completion_body(text, chat, prompt)
+        if fault == "empty_choices":
+            payload["choices"] = []
+        if fault == "null_content" and chat:
+            payload["choices"][0]["message"]["content"] = None
+        raw = json.dumps(payload, ensure_ascii=False).encode()
+        if fault == "not_json":
+            return web.Response(body=b"<html>502 Bad Gateway</html>", status=200, content_type="text/html")
+        if fault in ("drop", "truncated"):
+            response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+            response.content_length = len(raw)
+            await response.prepare(request)
+            await response.write(raw[: len(raw) // 2])
+            if request.transport is not None:
+                request.transport.close()  # the peer sees a connection closed mid-body
+            return response
+        if fault is None:
+            with self._lock:
+                self.answered[prompt] += 1
+        return web.Response(body=raw, status=200, content_type="application/json")
+
+    def _completion_body(self, text: str, chat: bool, prompt: str) -> dict[str, Any]:
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+        if chat:
+            choice["message"] = {"role": "assistant", "content": text}
+        else:
+            choice["text"] = text
+        n_prompt = len(_WORDS.findall(prompt))
+        n_out = len(_WORDS.findall(text))
+        return {
+            "id": f"cmpl-{time.monotonic_ns()}",
+            "object": "chat.completion" if chat else "text_completion",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [choice],
+            "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_out, "total_tokens": n_prompt + n_out},
+        }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="compasslite's fake OpenAI-compatible server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--model", default="fake-model")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    parser.add_argument("--reply", default="The answer is A.", help="fixed reply text")
+    parser.add_argument("--oracle", help="JSON file mapping prompt text to reply")
+    parser.add_argument("--context-length", type=int, default=32768)
+    parser.add_argument("--fault", action="append", default=[], help="KIND=RATE, e.g. error_503=0.3")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    policy = fixed(args.reply)
+    if args.oracle:
+        with open(args.oracle, encoding="utf-8") as f:
+            policy = oracle(json.load(f), args.reply)
+    rates = {k: float(v) for k, v in (item.split("=", 1) for item in args.fault)}
+    server = FakeServer(
+        policy,
+        model=args.model,
+        latency_s=args.latency,
+        faults=Faults(rates=rates, seed=args.seed),
+        context_length=args.context_length,
+        host=args.host,
+        port=args.port,
+    )
+    server.serve_forever(lambda url: print(f"serving {args.model} at {url}", flush=True))
+
+
+if __name__ == "__main__":
+    main()
