@@ -9,8 +9,8 @@ reduced to an answer, what the reference is, and how answers are scored.
 from __future__ import annotations
 
 import difflib
-import logging
 import importlib
+import logging
 import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,7 +102,9 @@ def _discover() -> None:
             importlib.import_module(f"{benchmarks.__name__}.{info.name}")
         except Exception as exc:  # noqa: BLE001 - one broken family must not hide the others
             _BROKEN[info.name] = f"{type(exc).__name__}: {exc}"
-            logging.getLogger("compasslite").warning("benchmark module %s failed to import: %s", info.name, exc)
+            logging.getLogger("compasslite").warning(
+                "benchmark module %s failed to import: %s", info.name, exc
+            )
     _discovered = True
 
 

@@ -10,7 +10,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -24,27 +23,49 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="a YAML/JSON task config (EvalScope's form or ours)")
     p.add_argument("--datasets", "-d", nargs="+", metavar="NAME", help="short names, e.g. gsm8k mmlu ceval")
     p.add_argument("--model", "-m", help="model name the server serves (default: the local model)")
-    p.add_argument("--api-base", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (or the full endpoint URL)")
+    p.add_argument(
+        "--api-base",
+        help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (or the full endpoint URL)",
+    )
     p.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY); never written anywhere")
     chat = p.add_mutually_exclusive_group()
-    chat.add_argument("--chat", dest="is_chat", action="store_true", default=None, help="use /chat/completions (default)")
+    chat.add_argument(
+        "--chat", dest="is_chat", action="store_true", default=None, help="use /chat/completions (default)"
+    )
     chat.add_argument("--completion", dest="is_chat", action="store_false", help="use /completions")
     p.add_argument("--limit", help="per sub-dataset: N first rows, a fraction like 0.1, or a slice '[10:20]'")
-    p.add_argument("--limit-mode", choices=["first", "opencompass"], help="'opencompass' = OpenCompass's seeded random subset")
-    p.add_argument("--data-dir", help="OpenCompass-layout data folder (default ./data, else $COMPASS_DATA_CACHE)")
+    p.add_argument(
+        "--limit-mode",
+        choices=["first", "opencompass"],
+        help="'opencompass' = OpenCompass's seeded random subset",
+    )
+    p.add_argument(
+        "--data-dir", help="OpenCompass-layout data folder (default ./data, else $COMPASS_DATA_CACHE)"
+    )
     p.add_argument("--work-dir", help="where run directories go (default ./outputs)")
-    p.add_argument("--concurrency", "-c", type=int, help="requests in flight at once (default 64; batch_size in configs)")
+    p.add_argument(
+        "--concurrency", "-c", type=int, help="requests in flight at once (default 64; batch_size in configs)"
+    )
     p.add_argument("--rps", type=float, help="at most this many requests per second (query_per_second)")
-    p.add_argument("--max-out-len", type=int, help="default max output tokens (datasets that set their own keep it)")
+    p.add_argument(
+        "--max-out-len", type=int, help="default max output tokens (datasets that set their own keep it)"
+    )
     p.add_argument("--max-seq-len", type=int, help="context budget for few-shot prompts (default 4096)")
     p.add_argument("--temperature", type=float)
     p.add_argument("--timeout", type=float, help="seconds per request (default 600)")
     p.add_argument("--retries", type=int, help="retries for transient failures (default 5)")
-    p.add_argument("--meta-template", action="store_true", default=None, help="send chat messages per turn (OpenCompass meta template)")
+    p.add_argument(
+        "--meta-template",
+        action="store_true",
+        default=None,
+        help="send chat messages per turn (OpenCompass meta template)",
+    )
     p.add_argument("--local-model", help="serve this GGUF file with the embedded llama.cpp server")
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run in RUN_DIR")
     p.add_argument("--no-groups", action="store_true", help="leave group averages out of the summary")
-    p.add_argument("--code-extraction", choices=["opencompass", "robust"], help="humaneval/mbpp reply extraction")
+    p.add_argument(
+        "--code-extraction", choices=["opencompass", "robust"], help="humaneval/mbpp reply extraction"
+    )
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -84,7 +105,9 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
         models = [{"path": model_over.get("path", "local")}]
     cfg["models"] = [{**m, **model_over} for m in models]
     if "datasets" not in cfg:
-        raise ConfigError("no datasets given: use --datasets NAME... or a config file (`compasslite list` shows names)")
+        raise ConfigError(
+            "no datasets given: use --datasets NAME... or a config file (`compasslite list` shows names)"
+        )
     return from_task_config(cfg)
 
 
@@ -115,7 +138,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         run_dir = RunDir.open(args.resume)
         cfg = load_resume_config(run_dir)
-        overrides = {k: v for k, v in (("openai_api_base", args.api_base), ("key", args.api_key)) if v is not None}
+        overrides = {
+            k: v for k, v in (("openai_api_base", args.api_base), ("key", args.api_key)) if v is not None
+        }
         if overrides:
             cfg = cfg.model_copy(update={"models": [m.model_copy(update=overrides) for m in cfg.models]})
         if args.api_key:
@@ -173,7 +198,9 @@ def cmd_serve_fake(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     if not args.local:
-        raise CompassliteError("`compasslite serve` needs --local (serve the embedded model); see `serve-fake` too")
+        raise CompassliteError(
+            "`compasslite serve` needs --local (serve the embedded model); see `serve-fake` too"
+        )
     from .cli_extras import serve_local
 
     serve_local(args.port, args.local_model)
@@ -191,7 +218,9 @@ def cmd_data(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="compasslite", description="Score an OpenAI-compatible endpoint on the OpenCompass suite.")
+    parser = argparse.ArgumentParser(
+        prog="compasslite", description="Score an OpenAI-compatible endpoint on the OpenCompass suite."
+    )
     parser.add_argument("--version", action="version", version=f"compasslite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -215,12 +244,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reply", default="The answer is A.")
     p.add_argument("--oracle", help="JSON file {prompt text: reply}")
     p.add_argument("--context-length", type=int, default=32768)
-    p.add_argument("--fault", action="append", default=[], help="KIND=RATE (error_503=0.3, rate_429=0.1, drop=0.05, ...)")
+    p.add_argument(
+        "--fault", action="append", default=[], help="KIND=RATE (error_503=0.3, rate_429=0.1, drop=0.05, ...)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_serve_fake)
 
     p = sub.add_parser("serve", help="serve the embedded local model over an OpenAI-compatible API")
-    p.add_argument("--local", action="store_true", help="serve SmolLM2-135M (or --local-model) with llama.cpp")
+    p.add_argument(
+        "--local", action="store_true", help="serve SmolLM2-135M (or --local-model) with llama.cpp"
+    )
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--local-model")
     p.set_defaults(func=cmd_serve)

@@ -234,9 +234,13 @@ class Client:
             choice = obj["choices"][0]
             content = choice["message"]["content"] if self.endpoint.chat else choice["text"]
         except orjson.JSONDecodeError:
-            raise TransientError(f"reply body is not JSON: {_short(body.decode('utf-8', 'replace'), 120)}") from None
+            raise TransientError(
+                f"reply body is not JSON: {_short(body.decode('utf-8', 'replace'), 120)}"
+            ) from None
         except (KeyError, IndexError, TypeError):
-            raise TransientError(f"reply has no choices[0] content: {_short(body.decode('utf-8', 'replace'), 200)}") from None
+            raise TransientError(
+                f"reply has no choices[0] content: {_short(body.decode('utf-8', 'replace'), 200)}"
+            ) from None
         if content is None:
             raise TransientError("reply content is null")
         usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else None

@@ -246,7 +246,9 @@ def from_task_config(task_cfg: dict[str, Any] | str | Path, where: str = "") -> 
     if "eval_config" in cfg or "eval_backend" in cfg:
         backend = cfg.pop("eval_backend", "OpenCompass")
         if backend != "OpenCompass":
-            raise ConfigError(f"eval_backend {backend!r} is not supported; compasslite runs 'OpenCompass' tasks")
+            raise ConfigError(
+                f"eval_backend {backend!r} is not supported; compasslite runs 'OpenCompass' tasks"
+            )
         inner = cfg.pop("eval_config", None)
         if not isinstance(inner, dict):
             raise ConfigError(f"invalid config{where}: 'eval_config' must be a mapping")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError
+from .errors import DataError, MissingDataError
 
 DEFAULT_DATA_DIR = Path("data")
 
@@ -34,12 +34,12 @@ def require(data_dir: Path, relpath: str, dataset: str | None = None) -> Path:
     if not path.is_file():
         where = f" for {dataset}" if dataset else ""
         if not Path(data_dir).is_dir():
-            raise DataError(
+            raise MissingDataError(
                 f"data folder {Path(data_dir).resolve()} does not exist (needed{where}: {relpath}); "
                 "pass --data-dir pointing at an OpenCompass data/ folder, or run "
                 f"`compasslite data download {dataset or '<name>'}` where the machine is online"
             )
-        raise DataError(
+        raise MissingDataError(
             f"missing data file{where}: {path.resolve()} (expected at <data-dir>/{relpath}, as in "
             "OpenCompass's data release); run `compasslite data download "
             f"{dataset or '<name>'}` or copy the file there"
@@ -63,7 +63,9 @@ def iter_jsonl(path: Path, errors: str = "strict") -> Iterator[tuple[int, dict[s
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{lineno}: malformed JSON line ({exc.msg} at column {exc.colno})") from None
+            raise DataError(
+                f"{path}:{lineno}: malformed JSON line ({exc.msg} at column {exc.colno})"
+            ) from None
         if not isinstance(obj, dict):
             raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
         yield lineno, obj

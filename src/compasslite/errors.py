@@ -17,6 +17,10 @@ class DataError(CompassliteError):
     """A data file is missing or malformed."""
 
 
+class MissingDataError(DataError):
+    """A data file is not where it is expected."""
+
+
 class ServerError(CompassliteError):
     """The server is unreachable, or does not serve the model."""
 

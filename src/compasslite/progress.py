@@ -6,7 +6,14 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class ProgressBoard:
@@ -46,7 +53,9 @@ class ProgressBoard:
     def add(self, name: str, total: int, already_done: int = 0) -> None:
         if name in self._tasks:
             if self._progress is not None:
-                self._progress.update(self._tasks[name], total=self._progress.tasks[self._tasks[name]].total + total)
+                self._progress.update(
+                    self._tasks[name], total=self._progress.tasks[self._tasks[name]].total + total
+                )
                 self._progress.advance(self._tasks[name], already_done)
             return
         self._errors[name] = 0

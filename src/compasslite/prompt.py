@@ -13,8 +13,10 @@ from .types import Prompt, Turn
 
 ICE_TOKEN = "</E>"
 
-_WORD_RUN = re.compile(r"[A-Za-z0-9]+")
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+# Maps ASCII letters/digits to themselves and every other byte (UTF-8 continuation and
+# lead bytes included) to a space, so that split() counts the [A-Za-z0-9]+ runs.
+_ALNUM_BYTES = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
 
 
 def fill(text: str, row: dict[str, Any]) -> str:
@@ -88,7 +90,10 @@ _API_ROLE = {"HUMAN": "user", "BOT": "assistant", "SYSTEM": "system"}
 
 def estimate_length(text: str) -> int:
     """OpenCompass's token estimate: runs of ASCII letters/digits plus CJK characters."""
-    return len(_WORD_RUN.findall(text)) + len(_CJK_CHAR.findall(text))
+    words = len(text.encode("utf-8").translate(_ALNUM_BYTES).split())
+    if text.isascii():
+        return words
+    return words + len(_CJK_CHAR.findall(text))
 
 
 def render(turns: Sequence[Turn], meta_template: bool) -> Prompt:

@@ -157,7 +157,9 @@ class RunDir:
         """EvalScope's `reuse`: 'latest' (or True) or a timestamp folder name."""
         work = Path(work_dir)
         if reuse is True or reuse == "latest":
-            runs = sorted(p for p in work.glob("*") if (p / "manifest.json").is_file()) if work.is_dir() else []
+            runs = (
+                sorted(p for p in work.glob("*") if (p / "manifest.json").is_file()) if work.is_dir() else []
+            )
             if not runs:
                 raise RunDirError(f"reuse='latest' but {work} holds no earlier run")
             return cls(runs[-1])

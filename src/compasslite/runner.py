@@ -24,7 +24,7 @@ from .benchmark import Benchmark, Subset, resolve
 from .client import Client, Endpoint, guess_context_window
 from .config import DEFAULT_CONCURRENCY, ModelConfig, RunConfig, normalize_api_base, select_indices
 from .data import default_data_dir
-from .errors import CompassliteError, DataError
+from .errors import CompassliteError, DataError, MissingDataError
 from .progress import ProgressBoard
 from .prompt import render_sample
 from .rundir import RecordWriter, RunDir, atomic_write, read_records, write_json
@@ -63,26 +63,52 @@ def template_fingerprint(sub: Subset) -> str:
     return hashlib.blake2b("\x00".join(parts).encode(), digest_size=6).hexdigest()
 
 
-def load_plans(benchmarks: list[Benchmark], data_dir: Path, limit: Any, limit_mode: str) -> list[Plan]:
-    """Load every selected sub-dataset before any request is sent: data problems show first."""
+def load_plans(
+    benchmarks: list[Benchmark],
+    data_dir: Path,
+    limit: Any,
+    limit_mode: str,
+    skipped: dict[str, str] | None = None,
+) -> list[Plan]:
+    """Load every selected sub-dataset before any request is sent: data problems show first.
+
+    A sub-dataset whose file is missing while others of its dataset load (race-high without
+    high.jsonl) is left out and reported in `skipped`; a dataset with no loadable sub-dataset,
+    or any malformed file, is an error."""
     plans = []
     problems: list[str] = []
     for bench in benchmarks:
+        missing: dict[str, str] = {}
+        loaded = 0
         for sub in bench.subsets:
             try:
                 rows = sub.load(data_dir)
                 ice = sub.load_ice(data_dir) if sub.load_ice else []
+            except MissingDataError as exc:
+                missing[sub.abbr] = str(exc)
+                continue
             except DataError as exc:
                 problems.append(f"{bench.name} ({sub.abbr}): {exc}")
                 continue
+            loaded += 1
             plans.append(Plan(bench, sub, rows, select_indices(len(rows), limit, limit_mode), ice))
+        if missing and (loaded == 0 or skipped is None):
+            first = next(iter(missing.values()))
+            more = f" (and {len(missing) - 1} more file(s) of {bench.name})" if len(missing) > 1 else ""
+            problems.append(f"{bench.name}: {first}{more}")
+        elif missing and skipped is not None:
+            for abbr, msg in missing.items():
+                log.warning("%s: not evaluated: %s", abbr, msg)
+                skipped[abbr] = msg
     if problems:
         raise DataError("\n".join(problems) if len(problems) > 1 else problems[0])
     return plans
 
 
 # ------------------------------------------------------------------ scoring
-def score_plan(plan: Plan, records: dict[tuple[str, int], Record], fingerprints: dict[int, str] | None = None) -> DatasetResult:
+def score_plan(
+    plan: Plan, records: dict[tuple[str, int], Record], fingerprints: dict[int, str] | None = None
+) -> DatasetResult:
     """A pure function of stored replies and the data: rescoring needs no server."""
     sub = plan.subset
     answered_idx: list[int] = []
@@ -211,7 +237,9 @@ async def infer_model(
     """Ask the server for every pending sample, `endpoint.concurrency` at a time."""
     window = context_length or guess_context_window(model.path)
     for plan in plans:
-        n_done = sum(1 for i in plan.indices if (r := done.get((plan.subset.abbr, i))) is not None and r.answered)
+        n_done = sum(
+            1 for i in plan.indices if (r := done.get((plan.subset.abbr, i))) is not None and r.answered
+        )
         board.add(plan.benchmark.name, len(plan.indices), n_done)
     work = _pending(plans, model, done)
 
@@ -262,9 +290,13 @@ async def probe(endpoint: Endpoint) -> int | None:
     return info.context_length
 
 
-def make_endpoint(model: ModelConfig, run_cfg: RunConfig, api_base: str, context_chat: bool | None = None) -> Endpoint:
+def make_endpoint(
+    model: ModelConfig, run_cfg: RunConfig, api_base: str, context_chat: bool | None = None
+) -> Endpoint:
     base, chat_from_url = normalize_api_base(api_base)
-    chat = model.is_chat if model.is_chat is not None else (chat_from_url if chat_from_url is not None else True)
+    chat = (
+        model.is_chat if model.is_chat is not None else (chat_from_url if chat_from_url is not None else True)
+    )
     concurrency = run_cfg.concurrency or model.batch_size or DEFAULT_CONCURRENCY
     return Endpoint(
         api_base=base,
@@ -286,6 +318,7 @@ class RunOutcome:
     results: dict[str, dict[str, DatasetResult]]  # model -> abbr -> result
     summary: summary_mod.Summary
     interrupted: bool = False
+    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
 
     def scores(self) -> dict[str, dict[str, dict[str, float | int]]]:
         out: dict[str, dict[str, dict[str, float | int]]] = {}
@@ -299,7 +332,9 @@ class RunOutcome:
         return out
 
 
-def _manifest(run_cfg: RunConfig, plans: list[Plan], data_dir: Path, status: str, created: str) -> dict[str, Any]:
+def _manifest(
+    run_cfg: RunConfig, plans: list[Plan], data_dir: Path, status: str, created: str
+) -> dict[str, Any]:
     datasets: dict[str, Any] = {}
     for plan in plans:
         entry = datasets.setdefault(plan.benchmark.name, {})
@@ -348,10 +383,14 @@ def execute(
     """Run (or resume) an evaluation. Raises CompassliteError subclasses for user errors."""
     from .local import local_endpoint  # lazy: only runs without an API base need it
 
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
     benchmarks = resolve(run_cfg.datasets)
     data_dir = Path(run_cfg.data_dir) if run_cfg.data_dir else default_data_dir()
-    plans = load_plans(benchmarks, data_dir, run_cfg.limit, run_cfg.limit_mode)
+    skipped: dict[str, str] = {}
+    plans = load_plans(benchmarks, data_dir, run_cfg.limit, run_cfg.limit_mode, skipped)
     redact = Redactor([m.api_key() for m in run_cfg.models])
+    timings["load"] = time.perf_counter() - t0
 
     with contextlib.ExitStack() as stack:
         # Resolve endpoints and probe each server once before creating anything on disk.
@@ -380,6 +419,8 @@ def execute(
         atomic_write(run_dir.root / "configs" / "config.yaml", cfg_yaml.encode())
         log.info("run %s: %d sub-datasets, models %s", run_dir.root, len(plans), list(endpoints))
 
+        timings["probe_and_setup"] = time.perf_counter() - t0 - timings["load"]
+        t1 = time.perf_counter()
         interrupted = False
         all_records: dict[str, dict[tuple[str, int], Record]] = {}
         for model in run_cfg.models:
@@ -398,16 +439,19 @@ def execute(
             if interrupted:
                 break
 
+        timings["inference"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
         results = {}
         for model in run_cfg.models:
             if model.name in all_records:
                 results[model.name] = write_outputs(run_dir, model.name, plans, all_records[model.name])
-        summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups)
+        summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
         write_summary(run_dir, summ)
         status = "interrupted" if interrupted else "finished"
         run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, status, created))
-        log.info("run %s %s", run_dir.root, status)
-        return RunOutcome(run_dir, results, summ, interrupted)
+        timings["score_and_write"] = time.perf_counter() - t2
+        log.info("run %s %s; timings %s", run_dir.root, status, {k: round(v, 3) for k, v in timings.items()})
+        return RunOutcome(run_dir, results, summ, interrupted, timings)
 
 
 def rescore(run_path: str | Path, data_dir: str | Path | None = None) -> RunOutcome:
@@ -420,12 +464,13 @@ def rescore(run_path: str | Path, data_dir: str | Path | None = None) -> RunOutc
         raise CompassliteError(f"{run_dir.manifest_path}: cannot read the run's config ({exc})") from None
     data = Path(data_dir) if data_dir else Path(manifest.get("data_dir") or default_data_dir())
     benchmarks = resolve(run_cfg.datasets)
-    plans = load_plans(benchmarks, data, run_cfg.limit, run_cfg.limit_mode)
+    skipped: dict[str, str] = {}
+    plans = load_plans(benchmarks, data, run_cfg.limit, run_cfg.limit_mode, skipped)
     results = {}
     for model in run_cfg.models:
         records = read_records(run_dir.records_path(model.name))
         results[model.name] = write_outputs(run_dir, model.name, plans, records)
-    summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups)
+    summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
     write_summary(run_dir, summ)
     return RunOutcome(run_dir, results, summ)
 

@@ -26,6 +26,7 @@ class Summary:
     models: list[str]
     rows: list[Row]
     group_notes: list[str] = field(default_factory=list)  # groups skipped for missing members
+    skipped: dict[str, str] = field(default_factory=dict)  # abbr -> why it was not evaluated
     errors: list[str] = field(default_factory=list)  # per-subset error counts
 
     @property
@@ -54,10 +55,11 @@ def build(
     results: dict[str, dict[str, DatasetResult]],  # model -> abbr -> result
     *,
     with_groups: bool = True,
+    skipped: dict[str, str] | None = None,
 ) -> Summary:
     models = list(results)
     rows: list[Row] = []
-    summary = Summary(models=models, rows=rows)
+    summary = Summary(models=models, rows=rows, skipped=dict(skipped or {}))
     for bench in benchmarks:
         for sub in bench.subsets:
             per_model = [results[m].get(sub.abbr) for m in models]
@@ -74,11 +76,15 @@ def build(
                 if r is not None and (r.errors or r.missing):
                     parts = []
                     if r.errors:
-                        top = max(r.error_messages.items(), key=lambda kv: kv[1])[0] if r.error_messages else ""
+                        top = (
+                            max(r.error_messages.items(), key=lambda kv: kv[1])[0] if r.error_messages else ""
+                        )
                         parts.append(f"{r.errors} failed request(s)" + (f", e.g. {top}" if top else ""))
                     if r.missing:
                         parts.append(f"{r.missing} not yet requested")
-                    summary.errors.append(f"{m} / {sub.abbr}: {r.answered}/{r.total} scored; " + "; ".join(parts))
+                    summary.errors.append(
+                        f"{m} / {sub.abbr}: {r.answered}/{r.total} scored; " + "; ".join(parts)
+                    )
     if with_groups:
         for bench in benchmarks:
             for group in bench.groups:
@@ -124,10 +130,15 @@ def _plain_table(header: list[str], rows: list[list[str]]) -> str:
 def _footer(summary: Summary) -> list[str]:
     out = []
     if any(r.is_group for r in summary.rows):
-        out.append("Rows with metric naive_average / weighted_average are group averages (OpenCompass groups).")
+        out.append(
+            "Rows with metric naive_average / weighted_average are group averages (OpenCompass groups)."
+        )
     if summary.errors:
         out.append("Samples not scored (failed requests are never counted as wrong answers):")
         out.extend(f"  {e}" for e in summary.errors)
+    if summary.skipped:
+        out.append("Not evaluated (data missing):")
+        out.extend(f"  {abbr}: {why}" for abbr, why in summary.skipped.items())
     if summary.group_notes:
         out.append("Groups left out:")
         out.extend(f"  {n}" for n in summary.group_notes)

@@ -79,6 +79,8 @@ def load(data_dir: Path) -> list[dict[str, Any]]:
         if "#### " not in obj["answer"]:
             raise DataError(f"{path}:{lineno}: answer has no '#### <number>' line")
         rows.append({"question": obj["question"], "answer": obj["answer"]})
+    if not rows:
+        raise DataError(f"{path}: the file has no records")
     return rows
 
 

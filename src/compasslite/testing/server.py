@@ -130,7 +130,7 @@ class FakeServer:
         app.router.add_post("/v1/completions", self._completion)
         app.router.add_get("/stats", self._stats)
         app.router.add_post("/stats/reset", self._reset)
-        app.router.add_get("/health", lambda r: web.json_response({"status": "ok"}))
+        app.router.add_get("/health", self._health)
         return app
 
     async def _start_async(self) -> None:
@@ -196,10 +196,17 @@ class FakeServer:
             entry["max_model_len"] = self.context_length
         return web.json_response({"object": "list", "data": [entry]})
 
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
     async def _stats(self, request: web.Request) -> web.Response:
         with self._lock:
             return web.json_response(
-                {"requests": dict(self.requests), "answered": dict(self.answered), "total": sum(self.requests.values())}
+                {
+                    "requests": dict(self.requests),
+                    "answered": dict(self.answered),
+                    "total": sum(self.requests.values()),
+                }
             )
 
     async def _reset(self, request: web.Request) -> web.Response:
@@ -238,7 +245,8 @@ class FakeServer:
             return web.json_response({"error": {"message": "body is not JSON"}}, status=400)
         if body.get("model") != self.model:
             return web.json_response(
-                {"error": {"message": f"The model `{body.get('model')}` does not exist.", "code": 404}}, status=404
+                {"error": {"message": f"The model `{body.get('model')}` does not exist.", "code": 404}},
+                status=404,
             )
         if chat and not isinstance(body.get("messages"), list):
             return web.json_response({"error": {"message": "messages must be a list"}}, status=400)
@@ -252,7 +260,9 @@ class FakeServer:
                     f"requested {n_prompt + max_tokens} tokens ({n_prompt} in the messages, {max_tokens} in "
                     "the completion). Please reduce the length of the messages or completion."
                 )
-                return web.json_response({"error": {"message": message, "type": "BadRequestError"}}, status=400)
+                return web.json_response(
+                    {"error": {"message": message, "type": "BadRequestError"}}, status=400
+                )
 
         fault = self._pick_fault(prompt)
         if self.latency_s:
@@ -306,7 +316,11 @@ class FakeServer:
             "created": int(time.time()),
             "model": self.model,
             "choices": [choice],
-            "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_out, "total_tokens": n_prompt + n_out},
+            "usage": {
+                "prompt_tokens": n_prompt,
+                "completion_tokens": n_out,
+                "total_tokens": n_prompt + n_out,
+            },
         }
 
 

@@ -1,0 +1,93 @@
+"""Throughput of compasslite against the built-in server (issue: wall within 10% of ideal).
+
+Runs gsm8k (all 1319 samples by default) against `compasslite serve-fake` in its own
+process with a fixed latency, and prints wall time against the ideal
+(samples x latency / concurrency) and our own CPU seconds per request.
+
+    python bench/throughput.py [--data-dir ../shared/data] [--latency 0.1] [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", default=str(here.parent.parent / "shared" / "data"))
+    parser.add_argument("--dataset", default="gsm8k")
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+
+    from compasslite.config import from_task_config
+    from compasslite.runner import execute
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "compasslite.testing.server", "--port", str(port), "--latency", str(args.latency),
+         "--reply", "The answer is 42."],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory() as work:
+            cfg = from_task_config(
+                {
+                    "datasets": [args.dataset],
+                    "models": [{"path": "fake-model", "openai_api_base": f"http://127.0.0.1:{port}/v1"}],
+                    "data_dir": args.data_dir,
+                    "work_dir": work,
+                    "concurrency": args.concurrency,
+                    "limit": args.limit,
+                    "progress": False,
+                }
+            )
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            t0 = time.perf_counter()
+            outcome = execute(cfg)
+            wall = time.perf_counter() - t0
+            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    n = sum(r.total for r in next(iter(outcome.results.values())).values())
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    ideal = n * args.latency / args.concurrency
+    print(f"dataset            {args.dataset}")
+    print(f"samples            {n}")
+    print(f"latency            {args.latency * 1000:.0f} ms, concurrency {args.concurrency}")
+    print(f"ideal wall         {ideal:.2f} s")
+    print(f"wall (whole run)   {wall:.2f} s   ratio {wall / ideal:.3f}")
+    for phase, seconds in outcome.timings.items():
+        print(f"  {phase:<16} {seconds:.2f} s")
+    print(f"inference / ideal  {outcome.timings['inference'] / ideal:.3f}")
+    print(
+        f"our CPU            {cpu:.2f} s   = {cpu / n * 1000:.3f} ms per request (load, render, send, record, score, write)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Shared test fixtures: where real data lives, the built-in server, oracle mappings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))  # so `import oracles` works everywhere
+
+REAL_DATA = Path(os.environ.get("COMPASSLITE_REAL_DATA", TESTS.parent.parent / "shared" / "data"))
+FIXTURE_DATA = TESTS / "fixtures" / "data"
+
+
+def real_data_or_skip() -> Path:
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"real data not found at {REAL_DATA}")
+    return REAL_DATA
+
+
+@pytest.fixture
+def real_data() -> Path:
+    return real_data_or_skip()
+
+
+@pytest.fixture
+def fake_server() -> Iterator[Callable[..., Any]]:
+    """Factory: fake_server(policy, **kwargs) -> a started FakeServer, stopped after the test."""
+    from compasslite.testing import FakeServer
+
+    started: list[FakeServer] = []
+
+    def make(policy: Any = None, **kwargs: Any) -> FakeServer:
+        server = FakeServer(policy, **kwargs).start()
+        started.append(server)
+        return server
+
+    yield make
+    for s in started:
+        s.stop()

@@ -1,0 +1,63 @@
+"""Helpers for end-to-end tests: plans, oracle mappings, configs."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+from compasslite import benchmark
+from compasslite.config import RunConfig, from_task_config
+from compasslite.runner import Plan, load_plans
+from oracles import all_oracles
+
+
+def config(
+    datasets: list[str], data_dir: Path, work_dir: Path, api_base: str = "http://127.0.0.1:9/v1", **kw: Any
+) -> RunConfig:
+    model = {"path": "fake-model", "openai_api_base": api_base, **kw.pop("model", {})}
+    return from_task_config(
+        {
+            "datasets": datasets,
+            "models": [model],
+            "data_dir": str(data_dir),
+            "work_dir": str(work_dir),
+            "progress": False,
+            **kw,
+        }
+    )
+
+
+def plans_for(cfg: RunConfig) -> list[Plan]:
+    return load_plans(
+        benchmark.resolve(cfg.datasets), Path(cfg.data_dir or "data"), cfg.limit, cfg.limit_mode
+    )
+
+
+def mixed(abbr: str, index: int) -> bool:
+    """The deterministic right-or-wrong choice of the mix tests: right for about 2 in 3."""
+    return zlib.crc32(f"{abbr}:{index}".encode()) % 3 != 0
+
+
+def oracle_mapping(
+    cfg: RunConfig, plans: list[Plan], mode: str = "right"
+) -> tuple[dict[str, str], dict[str, list[bool]]]:
+    """{prompt text: reply} for every selected sample, and which samples got the right reply."""
+    oracles = all_oracles()
+    mapping: dict[str, str] = {}
+    truth: dict[str, list[bool]] = {}
+    model = cfg.models[0]
+    for plan in plans:
+        right, wrong = oracles[plan.benchmark.name]
+        for idx in plan.indices:
+            ok = mode == "right" or (mode == "mixed" and mixed(plan.subset.abbr, idx))
+            reply = (right if ok else wrong)(plan.subset, plan.rows[idx])
+            mapping[plan.prompt(idx, model).text] = reply
+    # Judged after the mapping is complete: two samples with the same prompt get one reply.
+    for plan in plans:
+        right, _ = oracles[plan.benchmark.name]
+        truth[plan.subset.abbr] = [
+            mapping[plan.prompt(idx, model).text] == right(plan.subset, plan.rows[idx])
+            for idx in plan.indices
+        ]
+    return mapping, truth
