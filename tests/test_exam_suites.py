@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from compasslite.benchmark import get
 from compasslite.benchmarks import agieval, bbh, gaokao, strategyqa
 from compasslite.errors import DataError
 from compasslite.prompt import fill, render_sample
-from oracles.exam_suites import ORACLES
+from oracles.exam_suites import ORACLES, REAL_MAXIMA, SAME_PROMPT_DIFFERENT_GOLD, expected_score
 
 REAL = Path(os.environ.get("COMPASSLITE_REAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
@@ -350,6 +349,8 @@ def test_agieval_none_reference_is_never_correct():
         ("It costs $5", "$5"),
         ("Nothing here", None),
         ("答案是3，The answer is therefore 8", "8"),
+        ("Hmm. The answer is therefore $x$, no wait. The answer is therefore 7", "7"),  # last prefix
+        ("The answer is therefore $x$, no wait. The answer is therefore 7", "x"),  # leading prefix only
     ],
 )
 def test_agieval_cloze_parse(reply, expected):
@@ -673,62 +674,6 @@ def test_malformed_records(tmp_path):
 # Oracle contract: all-correct replies reach 100 (or the documented maximum); a deterministic
 # mix gives exactly the score computed independently from the gold labels.
 
-_SINGLE_LETTER = re.compile(r"[ABCDE]")
-_A_TO_D_RUN = re.compile(r"[A-D]+")
-
-
-def _agieval_reachable(abbr: str, label: Any) -> bool:
-    """Whether any reply can be scored right for this reference, by the spec's rules alone."""
-    kind = agieval.KINDS[abbr]
-    if label is None:
-        return False  # compares as the string "None", which no extractor returns
-    if kind == "single":
-        # B.1 returns one letter: multi-letter labels (gaokao-mathqa has 7) are unreachable.
-        return _SINGLE_LETTER.fullmatch(label) is not None
-    if kind == "multi":
-        # B.3 returns a run of A-D: a label like "ACD。" (jec-qa-ca line 49) is unreachable.
-        return _A_TO_D_RUN.fullmatch(label) is not None
-    # Cloze: every B.11 path cuts the answer after its last "=", so a reference that still holds
-    # an "=" after normalisation (an equation whose left side is longer than 2 characters, or
-    # one with several "=") can never be matched.
-    if "=" not in label:
-        return True
-    parts = label.split("=")
-    return len(parts) == 2 and len(parts[0]) <= 2
-
-
-def _gaokao_possible(abbr: str, row: dict[str, Any]) -> int:
-    return len(row["answer"]) * (2 if gaokao.QUESTION_TYPES[abbr] == "multi_choice" else 1)
-
-
-def _expected(name: str, sub, rows: list[dict[str, Any]], chosen: list[bool]) -> float:
-    """The score when exactly the rows flagged in `chosen` get the correct reply."""
-    n = len(rows)
-    if name == "GaokaoBench":
-        if gaokao.QUESTION_TYPES[sub.abbr] not in gaokao.SCORED_TYPES:
-            return 0
-        total = sum(_gaokao_possible(sub.abbr, r) for r in rows)
-        return (
-            100.0 * sum(_gaokao_possible(sub.abbr, r) for r, c in zip(rows, chosen, strict=True) if c) / total
-        )
-    if name == "agieval":
-        good = sum(
-            1 for r, c in zip(rows, chosen, strict=True) if c and _agieval_reachable(sub.abbr, r["label"])
-        )
-        return 100.0 * good / n
-    return 100.0 * sum(chosen) / n
-
-
-# Maxima on the real OpenCompassData files where OpenCompass's own extraction cannot reach 100.
-REAL_MAXIMA = {
-    "agieval-gaokao-mathqa": 100.0 * 344 / 351,  # 7 multi-letter labels vs a one-letter extractor
-    "agieval-jec-qa-kd": 99.9,  # line 212 has no label and no answer: reference None
-    "agieval-jec-qa-ca": 99.9,  # line 49's label ["A","C","D","。"] joins to "ACD。"
-    "agieval-gaokao-mathcloze": 100.0 * 113 / 118,  # 5 equation answers (see _agieval_reachable)
-    "agieval-math": 99.7,  # 3 equation answers
-    **{a: 0 for a, t in gaokao.QUESTION_TYPES.items() if t not in gaokao.SCORED_TYPES},  # never scored
-}
-
 
 def _data_dir(sub) -> Path:
     if has_files(REAL, sub):
@@ -736,6 +681,22 @@ def _data_dir(sub) -> Path:
     if has_files(FIXTURES, sub):
         return FIXTURES
     pytest.skip(f"no real data and no fixture for {sub.abbr}")
+
+
+def test_identical_prompts_with_different_golds():
+    """Facts of the real files that bound what a prompt-keyed oracle can score (see the oracle
+    module): these pairs render the same prompt but have different references."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    for name in NAMES:
+        for sub in get(name).subsets:
+            rows = real_rows(sub.abbr)
+            by_prompt: dict[str, int] = {}
+            for i, row in enumerate(rows):
+                text = render_sample(sub.template, row, sub.output_column, meta_template=False).text
+                j = by_prompt.setdefault(text, i)
+                if j != i and sub.reference_of(rows[j]) != sub.reference_of(row):
+                    found.setdefault(sub.abbr, []).append((j, i))
+    assert found == SAME_PROMPT_DIFFERENT_GOLD
 
 
 @pytest.mark.parametrize("name,abbr", ALL_SUBSETS)
@@ -748,7 +709,7 @@ def test_oracle_contract(name, abbr):
     (metric,) = sub.metrics
 
     correct = sub.score([sub.extract(right(sub, r)) for r in rows], refs, rows)
-    maximum = _expected(name, sub, rows, [True] * len(rows))
+    maximum = expected_score(name, sub, rows, [True] * len(rows))
     assert correct.metrics[metric] == pytest.approx(maximum, abs=1e-9)
     if data_dir == REAL:
         assert maximum == pytest.approx(REAL_MAXIMA.get(abbr, 100.0), abs=1e-9)
@@ -756,7 +717,7 @@ def test_oracle_contract(name, abbr):
     chosen = [i % 3 != 0 for i in range(len(rows))]
     replies = [(right if c else wrong)(sub, r) for r, c in zip(rows, chosen, strict=True)]
     mixed = sub.score([sub.extract(r) for r in replies], refs, rows)
-    assert mixed.metrics[metric] == pytest.approx(_expected(name, sub, rows, chosen), abs=1e-9)
+    assert mixed.metrics[metric] == pytest.approx(expected_score(name, sub, rows, chosen), abs=1e-9)
     assert len(mixed.details) == len(rows)
 
 
@@ -772,7 +733,9 @@ def test_oracle_contract_on_fixtures():
             refs = [sub.reference_of(r) for r in rows]
             (metric,) = sub.metrics
             correct = sub.score([sub.extract(right(sub, r)) for r in rows], refs, rows)
-            assert correct.metrics[metric] == pytest.approx(_expected(name, sub, rows, [True] * len(rows)))
+            assert correct.metrics[metric] == pytest.approx(
+                expected_score(name, sub, rows, [True] * len(rows))
+            )
             none = sub.score([sub.extract(wrong(sub, r)) for r in rows], refs, rows)
             assert none.metrics[metric] == 0
             covered += 1

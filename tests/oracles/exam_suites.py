@@ -7,11 +7,13 @@ the answer in the form the prompt asks for ("So the answer is (B).", "答案是 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from compasslite.benchmarks.agieval import KINDS as AGIEVAL_KINDS
 from compasslite.benchmarks.bbh import mcq_postprocess
 from compasslite.benchmarks.gaokao import QUESTION_TYPES as GAOKAO_TYPES
+from compasslite.benchmarks.gaokao import SCORED_TYPES as GAOKAO_SCORED
 
 # ---------------------------------------------------------------------------------------------
 # bbh
@@ -154,4 +156,75 @@ ORACLES = {
     "agieval": (_agieval_right, _agieval_wrong),
     "GaokaoBench": (_gaokao_right, _gaokao_wrong),
     "strategyqa": (_strategyqa_right, _strategyqa_wrong),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Expected scores, computed from the gold labels and the spec's rules alone (not the scorers)
+
+_SINGLE_LETTER = re.compile(r"[ABCDE]")
+_A_TO_D_RUN = re.compile(r"[A-D]+")
+
+
+def agieval_reachable(abbr: str, label: Any) -> bool:
+    """Whether any reply at all can be scored right for this agieval reference."""
+    kind = AGIEVAL_KINDS[abbr]
+    if label is None:
+        return False  # compares as the string "None", which no extractor returns
+    if kind == "single":
+        # B.1 returns one letter: multi-letter labels (gaokao-mathqa has 7) are unreachable.
+        return _SINGLE_LETTER.fullmatch(label) is not None
+    if kind == "multi":
+        # B.3 returns a run of A-D: a label like "ACD。" (jec-qa-ca line 49) is unreachable.
+        return _A_TO_D_RUN.fullmatch(label) is not None
+    # Cloze: every B.11 path cuts the answer after its last "=", so a reference that still holds
+    # an "=" after normalisation (an equation whose left side is longer than 2 characters, or
+    # one with several "=") can never be matched.
+    if "=" not in label:
+        return True
+    parts = label.split("=")
+    return len(parts) == 2 and len(parts[0]) <= 2
+
+
+def gaokao_points(abbr: str, row: dict[str, Any]) -> int:
+    """Points a question is worth in B.17's pooled score (1 per sub-answer, 2 for Physics)."""
+    return len(row["answer"]) * (2 if GAOKAO_TYPES[abbr] == "multi_choice" else 1)
+
+
+def expected_score(name: str, subset: Any, rows: list[dict[str, Any]], right: list[bool]) -> float:
+    """The metric when exactly the rows flagged in `right` got the correct oracle reply (and
+    the others the wrong one)."""
+    n = len(rows)
+    if name == "GaokaoBench":
+        if GAOKAO_TYPES[subset.abbr] not in GAOKAO_SCORED:
+            return 0  # cloze/subjective/correction: OpenCompass reports 0 whatever the replies
+        total = sum(gaokao_points(subset.abbr, r) for r in rows)
+        earned = sum(gaokao_points(subset.abbr, r) for r, ok in zip(rows, right, strict=True) if ok)
+        return 100.0 * earned / total
+    if name == "agieval":
+        good = sum(
+            1 for r, ok in zip(rows, right, strict=True) if ok and agieval_reachable(subset.abbr, r["label"])
+        )
+        return 100.0 * good / n
+    return 100.0 * sum(right) / n
+
+
+# Maxima of all-correct replies on the real OpenCompassData files where OpenCompass's own
+# extraction cannot reach 100 (every other subset reaches 100).
+REAL_MAXIMA: dict[str, float] = {
+    "agieval-gaokao-mathqa": 100.0 * 344 / 351,  # 7 multi-letter labels vs a one-letter extractor
+    "agieval-jec-qa-kd": 99.9,  # line 212 has no label and no answer: reference None
+    "agieval-jec-qa-ca": 99.9,  # line 49's label ["A","C","D","。"] joins to "ACD。"
+    "agieval-gaokao-mathcloze": 100.0 * 113 / 118,  # 5 equation answers (see agieval_reachable)
+    "agieval-math": 99.7,  # 3 equation answers
+    **{a: 0 for a, t in GAOKAO_TYPES.items() if t not in GAOKAO_SCORED},  # never scored
+}
+
+# Rows (0-based) of the real files whose prompts are byte-identical but whose gold answers
+# differ: a harness that maps prompt text -> reply can make only one of each pair right.
+SAME_PROMPT_DIFFERENT_GOLD: dict[str, list[tuple[int, int]]] = {
+    "bbh-causal_judgement": [(36, 104), (32, 119)],
+    "agieval-gaokao-chemistry": [(5, 33)],
+    "agieval-sat-en": [(100, 101)],
+    "agieval-sat-en-without-passage": [(100, 101)],
 }
