@@ -43,3 +43,23 @@ def fake_server() -> Iterator[Callable[..., Any]]:
     yield make
     for s in started:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def merged_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A symlink tree: our fixture files, overlaid by the real files where they exist.
+
+    Lets one run use real data for every file we have and fixtures for the rest (hellaswag,
+    ReCoRD, Xsum, triviaqa, race-high, ...)."""
+    root = tmp_path_factory.mktemp("merged_data")
+    for base in (FIXTURE_DATA, REAL_DATA):
+        if not base.is_dir():
+            continue
+        for path in base.rglob("*"):
+            if path.is_file():
+                target = root / path.relative_to(base)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.is_symlink() or target.exists():
+                    target.unlink()
+                target.symlink_to(path)
+    return root

@@ -22,3 +22,19 @@ def all_oracles() -> dict[str, tuple[ReplyFn, ReplyFn]]:
         module = importlib.import_module(f"{__name__}.{info.name}")
         out.update(getattr(module, "ORACLES", {}))
     return out
+
+
+ExpectedFn = Callable[[str, Any, list[dict[str, Any]], list[bool]], float]
+
+
+def expected_scorers() -> dict[str, ExpectedFn]:
+    """Per dataset, the module's independent `expected_score(name, subset, rows, right)` (the
+    first metric when `right[i]` says whether row i got the correct reply), where a module
+    defines one; otherwise the contract test expects 100 x right / N."""
+    out: dict[str, ExpectedFn] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        fn = getattr(module, "expected_score", None)
+        if fn is not None:
+            out.update(dict.fromkeys(getattr(module, "ORACLES", {}), fn))
+    return out

@@ -1,0 +1,73 @@
+"""The contract every registered dataset keeps, end to end through the real client and the
+built-in server: it loads (real data, or our fixture where the real file is absent), renders
+deterministic prompts, natural correct replies score the maximum, and a deterministic mix of
+right and wrong replies scores exactly what the gold labels say."""
+
+from __future__ import annotations
+
+import pytest
+
+from compasslite import benchmark
+from compasslite.runner import execute
+from compasslite.testing import oracle
+from helpers import config, oracle_mapping, plans_for
+from oracles import all_oracles, expected_scorers
+
+LIMIT = 6
+RATE_METRICS = ("accuracy", "score", "humaneval_pass@1")
+
+
+def _names() -> list[str]:
+    return list(benchmark.available())
+
+
+def test_every_registered_dataset_has_an_oracle():
+    missing = sorted(set(_names()) - set(all_oracles()))
+    assert not missing, f"datasets without oracles: {missing}"
+
+
+@pytest.mark.parametrize("name", _names())
+def test_contract(name, tmp_path, fake_server, merged_data):
+    data = merged_data
+    cfg = config([name], data, tmp_path / "right", limit=LIMIT)
+    plans = plans_for(cfg)
+    assert plans, f"{name}: nothing loaded from {data}"
+    for plan in plans:
+        a = [plan.prompt(i, cfg.models[0]).text for i in plan.indices]
+        b = [plan.prompt(i, cfg.models[0]).text for i in plan.indices]
+        assert a == b and all(a), f"{plan.subset.abbr}: prompts are not deterministic or empty"
+
+    mapping, truth = oracle_mapping(cfg, plans, "right")
+    server = fake_server(oracle(mapping, "NO ORACLE REPLY"))
+    cfg.models[0].openai_api_base = server.base_url
+    out = execute(cfg)
+    results = out.results["fake-model"]
+    for plan in plans:
+        res = results[plan.subset.abbr]
+        assert res.errors == 0 and res.answered == len(plan.indices)
+        first_metric = plan.subset.metrics[0]
+        value = res.metrics[first_metric]
+        if first_metric in RATE_METRICS:
+            assert value == pytest.approx(_expected(name, plan, truth)), plan.subset.abbr
+        else:  # ROUGE: the gold text itself scores (nearly) full marks
+            assert value >= 99.0, (plan.subset.abbr, value)
+
+    # A deterministic right/wrong mix scores exactly what the gold labels say.
+    cfg = config([name], data, tmp_path / "mixed", limit=LIMIT)
+    mapping, truth = oracle_mapping(cfg, plans, "mixed")
+    server = fake_server(oracle(mapping, "NO ORACLE REPLY"))
+    cfg.models[0].openai_api_base = server.base_url
+    results = execute(cfg).results["fake-model"]
+    for plan in plans:
+        first_metric = plan.subset.metrics[0]
+        if first_metric in RATE_METRICS:
+            got = results[plan.subset.abbr].metrics[first_metric]
+            assert got == pytest.approx(_expected(name, plan, truth)), plan.subset.abbr
+
+
+def _expected(name: str, plan, truth: dict[str, list[bool]]) -> float:
+    flags = truth[plan.subset.abbr]
+    fn = expected_scorers().get(name)
+    if fn is not None:
+        return fn(name, plan.subset, [plan.rows[i] for i in plan.indices], flags)
+    return 100.0 * sum(flags) / len(flags)
