@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from .config import ModelConfig
 
 
+@dataclass
+class LocalEndpoint:
+    api_base: str
+    context_length: int | None
+    model_name: str
+    slots: int  # parallel decoding slots: more requests in flight would only queue
+
+
 @contextlib.contextmanager
-def local_endpoint(model: ModelConfig) -> Iterator[tuple[str, int | None, str]]:
-    """Start the embedded llama.cpp server; yield (api base, context length, served model name)."""
+def local_endpoint(model: ModelConfig) -> Iterator[LocalEndpoint]:
+    """Start the embedded llama.cpp server for the duration of a run."""
     from .local_model import LocalModelServer
 
-    with LocalModelServer(model_path=model.local_model) as server:
-        yield server.base_url, server.context_length, server.model_name
+    with LocalModelServer(local_model_path=model.local_model) as server:
+        yield LocalEndpoint(server.base_url, server.context_length, server.model_name, server.parallel)

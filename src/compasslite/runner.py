@@ -397,11 +397,12 @@ def execute(
         endpoints: dict[str, tuple[Endpoint, int | None]] = {}
         for model in run_cfg.models:
             if model.is_local:
-                base, ctx, served = stack.enter_context(local_endpoint(model))
-                ep = make_endpoint(model.model_copy(update={"path": served, "is_chat": True}), run_cfg, base)
-                ep.concurrency = min(ep.concurrency, 4) if run_cfg.concurrency is None else ep.concurrency
+                local = stack.enter_context(local_endpoint(model))
+                ep = make_endpoint(model.model_copy(update={"path": local.model_name}), run_cfg, local.api_base)
+                if run_cfg.concurrency is None:
+                    ep.concurrency = local.slots
                 probed = asyncio.run(probe(ep))
-                endpoints[model.name] = (ep, ctx or probed)
+                endpoints[model.name] = (ep, local.context_length or probed)
             else:
                 ep = make_endpoint(model, run_cfg, model.openai_api_base or "")
                 endpoints[model.name] = (ep, asyncio.run(probe(ep)))
