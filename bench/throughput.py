@@ -36,8 +36,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
 
+    from compasslite import benchmark
     from compasslite.config import from_task_config
     from compasslite.runner import execute
+
+    benchmark.available()  # import every benchmark module up front: a one-time start-up cost
 
     port = free_port()
     server = subprocess.Popen(
@@ -84,6 +87,9 @@ def main() -> None:
     for phase, seconds in outcome.timings.items():
         print(f"  {phase:<16} {seconds:.2f} s")
     print(f"inference / ideal  {outcome.timings['inference'] / ideal:.3f}")
+    print(
+        f"CPU in inference   {outcome.timings['inference_cpu'] / n * 1000:.3f} ms per request (render, send, parse, record)"
+    )
     print(
         f"our CPU            {cpu:.2f} s   = {cpu / n * 1000:.3f} ms per request (load, render, send, record, score, write)"
     )

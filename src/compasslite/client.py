@@ -251,23 +251,48 @@ class Client:
             usage=usage,
         )
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def _backoff(self, failures: int, exc: BaseException | None) -> float:
+        """Seconds to wait after `failures` failed attempts: Retry-After when the server
+        gives one, else exponential backoff with jitter."""
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return min(retry_after, MAX_RETRY_AFTER_S)
-        backoff = self.endpoint.backoff_base_s * (2 ** (state.attempt_number - 1))
+        backoff = self.endpoint.backoff_base_s * (2 ** (failures - 1))
         return min(self.endpoint.backoff_max_s, backoff) * (0.5 + random.random() / 2)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self._backoff(state.attempt_number + 1, exc)
 
     async def complete(self, prompt: Prompt, max_tokens: int) -> Reply:
         """Send one prompt; retries transient failures; never raises for a failed request."""
         payload = self._payload(prompt.text, prompt.messages, max_tokens)
         started = time.monotonic()
-        attempts = 0
+        # The first attempt runs outside tenacity: most requests succeed at once, and the
+        # retry machinery costs more CPU per call than the request itself.
         try:
+            reply = await self._attempt(payload)
+        except PermanentError as exc:
+            return Reply(
+                text=None,
+                error=f"{exc} (failed on attempt 1)",
+                attempts=1,
+                latency_s=time.monotonic() - started,
+            )
+        except TransientError as exc:
+            if self.endpoint.retries == 0:
+                return Reply(text=None, error=f"{exc} (gave up after attempt 1)", attempts=1,
+                             latency_s=time.monotonic() - started)  # fmt: skip
+            first_failure = exc
+        else:
+            reply.latency_s = time.monotonic() - started
+            return reply
+        attempts = 1
+        try:
+            await asyncio.sleep(self._backoff(1, first_failure))
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(TransientError),
-                stop=stop_after_attempt(self.endpoint.retries + 1),
+                stop=stop_after_attempt(self.endpoint.retries),
                 wait=self._wait,
                 reraise=True,
             ):

@@ -14,9 +14,9 @@ from .types import Prompt, Turn
 ICE_TOKEN = "</E>"
 
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
-# Maps ASCII letters/digits to themselves and every other byte (UTF-8 continuation and
-# lead bytes included) to a space, so that split() counts the [A-Za-z0-9]+ runs.
-_ALNUM_BYTES = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
+# Maps ASCII letters/digits to "a" and every other byte (UTF-8 lead and continuation bytes
+# included) to a space: each [A-Za-z0-9]+ run then starts at an " a" (or at offset 0).
+_ALNUM_BYTES = bytes(97 if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
 
 
 def fill(text: str, row: dict[str, Any]) -> str:
@@ -90,7 +90,8 @@ _API_ROLE = {"HUMAN": "user", "BOT": "assistant", "SYSTEM": "system"}
 
 def estimate_length(text: str) -> int:
     """OpenCompass's token estimate: runs of ASCII letters/digits plus CJK characters."""
-    words = len(text.encode("utf-8").translate(_ALNUM_BYTES).split())
+    mapped = text.encode("utf-8").translate(_ALNUM_BYTES)
+    words = mapped.count(b" a") + (mapped[:1] == b"a")
     if text.isascii():
         return words
     return words + len(_CJK_CHAR.findall(text))

@@ -20,7 +20,6 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +80,7 @@ class RecordWriter:
                     os.write(self._fd, b"\n")
 
     def append(self, record: Record) -> None:
-        line = orjson.dumps(asdict(record)) + b"\n"
+        line = orjson.dumps(record.__dict__) + b"\n"  # a flat dataclass: cheaper than asdict()
         try:
             os.write(self._fd, line)
             now = time.monotonic()

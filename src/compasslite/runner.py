@@ -398,7 +398,9 @@ def execute(
         for model in run_cfg.models:
             if model.is_local:
                 local = stack.enter_context(local_endpoint(model))
-                ep = make_endpoint(model.model_copy(update={"path": local.model_name}), run_cfg, local.api_base)
+                ep = make_endpoint(
+                    model.model_copy(update={"path": local.model_name}), run_cfg, local.api_base
+                )
                 if run_cfg.concurrency is None:
                     ep.concurrency = local.slots
                 probed = asyncio.run(probe(ep))
@@ -422,6 +424,7 @@ def execute(
 
         timings["probe_and_setup"] = time.perf_counter() - t0 - timings["load"]
         t1 = time.perf_counter()
+        cpu1 = time.process_time()
         interrupted = False
         all_records: dict[str, dict[tuple[str, int], Record]] = {}
         for model in run_cfg.models:
@@ -441,6 +444,7 @@ def execute(
                 break
 
         timings["inference"] = time.perf_counter() - t1
+        timings["inference_cpu"] = time.process_time() - cpu1
         t2 = time.perf_counter()
         results = {}
         for model in run_cfg.models:
