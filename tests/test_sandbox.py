@@ -17,6 +17,8 @@ TIMEOUT = 2.0
 # The evaluator kills a program's tree at timeout + grace (1 s) + start-up allowance (1 s);
 # allow a little scheduling slack on a loaded 2-core machine.
 DEADLINE = TIMEOUT + 2.0 + 1.5
+SHORT = 1.0  # for tests where the length of the limit does not matter
+SHORT_DEADLINE = SHORT + 2.0 + 1.5
 
 
 def _stray_runners() -> list[int]:
@@ -60,14 +62,14 @@ def _stray_runners() -> list[int]:
     ],
 )
 def test_outcome_classification(program, status, error, message, humaneval, mbpp):
-    (out,) = run_programs([program], TIMEOUT)
+    (out,) = run_programs([program], SHORT)
     assert (out.status, out.error) == (status, error)
     if message is not None:
         assert out.message == message
     if humaneval is not None:
         assert out.humaneval_result == humaneval
     assert out.mbpp_result == mbpp
-    assert out.duration < DEADLINE
+    assert out.duration < SHORT_DEADLINE
 
 
 def test_order_output_capture_and_truncation():
@@ -278,7 +280,7 @@ def test_kill_parent_without_namespaces_is_contained():
             "assert 2 + 2 == 4\n",
             "while True:\n    pass\n",
         ]
-        outs = run_programs(progs, TIMEOUT, isolation_override=weakest)
+        outs = run_programs(progs, SHORT, isolation_override=weakest)
         assert outs[0].status == "failed"
         assert outs[1].status == "passed"
         assert outs[2].status == "timeout"
@@ -314,3 +316,54 @@ def test_outcome_mapping():
         "wrong_answer",
     ]
     assert sys.platform.startswith("linux")
+
+
+def _weaker_setups() -> list:
+    """Set-ups without namespaces that still drop the uid (root only), for both launchers."""
+    iso = sandbox.isolation()
+    if not iso.drop_uid:
+        return []
+    tools = bool(sandbox.shutil.which("prlimit") and sandbox.shutil.which("setpriv"))
+    out = [pytest.param(Isolation(drop_uid=True, python=iso.python, tools=False), id="python-supervisor")]
+    if tools:
+        out.append(pytest.param(Isolation(drop_uid=True, python=iso.python, tools=True), id="util-linux"))
+    return out
+
+
+@pytest.mark.parametrize("setup", _weaker_setups())
+def test_containment_without_namespaces(setup, tmp_path):
+    """Without PID namespace the dedicated uid still contains a fork bomb (RLIMIT_NPROC),
+    and processes that left the process group are found by uid and killed."""
+    sentinel = tmp_path / "keep.txt"
+    sentinel.write_text("x")
+    progs = {
+        "fork_bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+        "escape_session": (
+            "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n"
+            "    os._exit(0)\ntime.sleep(0.2)\nraise RuntimeError('left a daemon')\n"
+        ),
+        "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
+        "kill_everything": (
+            "import os, signal\nif os.getuid() == 0:\n    raise RuntimeError('refusing as root')\n"
+            "os.kill(-1, signal.SIGKILL)\nraise RuntimeError('survived')\n"
+        ),
+        "delete": f"import os\nos.remove({str(sentinel)!r})\n",
+        "honest": "assert sum(range(4)) == 6\n",
+        "privileges": (
+            "status = dict(l.split(':', 1) for l in open('/proc/self/status') if ':' in l)\n"
+            "assert status['CapEff'].strip() == '0000000000000000', status['CapEff']\n"
+            "assert status['NoNewPrivs'].strip() == '1' or " + repr(not setup.tools) + "\n"
+            "import os\nassert os.getuid() != 0 and os.getgroups() == []\n"
+        ),
+    }
+    outs = dict(zip(progs, run_programs(list(progs.values()), SHORT, isolation_override=setup), strict=True))
+    assert outs["honest"].status == "passed"
+    assert outs["privileges"].status == "passed", outs["privileges"]
+    for name in ("fork_bomb", "escape_session", "kill_parent", "kill_everything", "delete"):
+        assert outs[name].status in ("failed", "timeout"), (name, outs[name])
+        assert outs[name].duration < SHORT_DEADLINE, name
+    assert outs["kill_parent"].error == "PermissionError"  # the supervisor is root
+    assert outs["delete"].error == "PermissionError"
+    assert sentinel.exists()
+    time.sleep(0.1)
+    assert _stray_runners() == []

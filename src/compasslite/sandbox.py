@@ -304,20 +304,39 @@ def _unshare_prefixes(root: bool, drop_uid: bool) -> list[tuple[tuple[str, ...],
     return [*out, (pid, True, True), ((tool, *user, "--net"), True, False)]
 
 
+def _world_executable(path: str) -> bool:
+    """Whether any user can run the file: every directory on its real path is searchable
+    by others and the file is executable by others."""
+    real = os.path.realpath(path)
+    try:
+        if not os.stat(real).st_mode & stat.S_IXOTH:
+            return False
+        parent = os.path.dirname(real)
+        while True:
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                return False
+            if parent == os.path.dirname(parent):
+                return True
+            parent = os.path.dirname(parent)
+    except OSError:
+        return False
+
+
 def _candidate_pythons() -> list[str]:
-    """Interpreters for a runner with a dropped uid: the evaluator's own first, then
-    system interpreters of the same version (a venv inside /root is not reachable by
-    an unprivileged uid)."""
+    """Interpreters for a runner with a dropped uid: the evaluator's own if any user can
+    run it, then system interpreters of the same version (a Python installed under /root,
+    as pyenv does, is out of reach of an unprivileged uid; the evaluator's site-packages
+    are then added to the runner's sys.path)."""
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     system_path = "/usr/local/bin:/usr/bin:/bin"
     found = [
         sys.executable,
-        os.path.realpath(sys.executable),
         getattr(sys, "_base_executable", "") or "",
         shutil.which(version, path=system_path) or "",
         shutil.which("python3", path=system_path) or "",
     ]
-    return list(dict.fromkeys(p for p in found if p))
+    unique = list(dict.fromkeys(p for p in found if p))
+    return [p for p in unique if _world_executable(p)] + [p for p in unique if not _world_executable(p)]
 
 
 def isolation() -> Isolation:
@@ -361,6 +380,8 @@ def _probe() -> Isolation:
             "programs run as the evaluator's user: they can modify that user's files"
             + ("" if root else " (run as root to use a dedicated unprivileged uid)")
         )
+    if chosen.python != sys.executable:
+        notes.append(f"programs run with {chosen.python}, which the sandbox uid can execute")
     return Isolation(
         chosen.prefix,
         chosen.network,
