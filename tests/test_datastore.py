@@ -346,3 +346,27 @@ def test_real_manifest_shape():
     for rel, (size, kind, digest) in REFERENCE.items():
         assert not rel.startswith("data/")
         assert (kind, len(digest), size is None) in {("sha256", 64, False), ("gitblob", 40, True)}, rel
+
+
+def test_cli_status_and_download(tmp_path, server, monkeypatch):
+    from typer.testing import CliRunner
+
+    from compasslite import cli_extras
+
+    monkeypatch.setattr(cli_extras.console, "width", 200)
+    publish(monkeypatch, server, "gsm8k.zip", make_zip({"gsm8k/test.jsonl": GSM_TEST}))
+    data_dir = tmp_path / "data"
+    runner = CliRunner()
+    result = runner.invoke(cli_extras.data_app, ["download", "gsm8k", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert (data_dir / "gsm8k/test.jsonl").read_bytes() == GSM_TEST
+    result = runner.invoke(cli_extras.data_app, ["status", "gsm8k", "mmlu", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "complete" in result.output and "missing" in result.output
+    # an incomplete folder is not replaced without --yes when nobody can be asked
+    (data_dir / "gsm8k/test.jsonl").unlink()
+    (data_dir / "gsm8k/other.txt").write_text("mine")
+    with pytest.raises(DataError, match="--yes"):
+        cli_extras.data_download(["gsm8k"], data_dir, yes=False)
+    assert cli_extras.data_download(["gsm8k"], data_dir, yes=True) == 0
+    assert (data_dir / "gsm8k/test.jsonl").exists()
