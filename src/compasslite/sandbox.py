@@ -7,29 +7,35 @@ tree and waits for it.
 
 What one program gets
 ---------------------
-* A process tree of its own: `[unshare …] python -I -S -c <supervisor>` is started in
-  a new session (its own process group), and the supervisor forks the *runner*
+* A process tree of its own, started in a new session (its own process group): a
+  supervisor — `/bin/sh` waiting for the runner, with the limits and uid applied by
+  util-linux `prlimit`/`setpriv` on the way (or, without those tools, a small
+  `python -I -S` supervisor that forks and sets them itself) — and the *runner*
   `python -I -c <runner>` that executes the program. The program's parent is the
   supervisor, never the evaluator, so `os.kill(os.getppid(), SIGKILL)` cannot reach
   the evaluator. At the end the whole process group is killed (SIGKILL), so nothing
   the program started survives it.
 * Linux namespaces when the `unshare` tool allows them (root, or unprivileged user
   namespaces): a new network namespace (only a loopback interface that is down: no
-  network at all, not even the evaluator's loopback servers), a new PID namespace
-  whose init is the supervisor (the program cannot see or signal anything outside;
-  when the supervisor exits the kernel kills every process left in the namespace, so
-  even a process that escaped the process group with `setsid` dies), and a private
-  `/proc`. When namespaces are not available the sandbox still runs, without
-  network isolation; `isolation().notes` says what is missing.
+  network at all, not even the evaluator's loopback servers) and a new PID namespace
+  whose init is the supervisor (the program cannot signal anything outside; when the
+  supervisor exits the kernel kills every process left in the namespace, so even a
+  process that escaped the process group with `setsid` dies); a private `/proc` too
+  when the uid is not dropped. When namespaces are not available the sandbox still
+  runs, without network isolation; `isolation().notes` says what is missing.
 * When the evaluator runs as root: the runner drops to a dedicated unprivileged uid
-  (one per worker slot) before it starts. The program then cannot delete or modify
-  the evaluator's files (its temporary directory's parent included), cannot read
-  files only root may read, cannot read `/proc/<pid>/environ` of other processes,
-  and cannot signal the supervisor or the evaluator. `RLIMIT_NPROC` only works for
-  a non-root uid, so this is also what contains a fork bomb when running as root.
-  Without root the program runs as the evaluator's user: it can touch that user's
-  files (a limitation of unprivileged sandboxes; run as root or in a container for
-  hostile models).
+  (one per worker slot; no capabilities, no supplementary groups, no_new_privs) before
+  it starts. The program then cannot delete or modify the evaluator's files (its
+  temporary directory's parent included), cannot read files only root may read,
+  cannot read `/proc/<pid>/environ` of other processes, and cannot signal the
+  supervisor or the evaluator; without a PID namespace, processes it left behind are
+  found by uid and killed. `RLIMIT_NPROC` only works for a non-root uid, so this is
+  also what contains a fork bomb when running as root. The runner's interpreter must
+  be executable by that uid: the evaluator's own when it is, else a system Python of
+  the same minor version with the evaluator's site-packages added to `sys.path`
+  (a Python installed under /root, as pyenv does, is out of reach). Without root the
+  program runs as the evaluator's user: it can touch that user's files (a limitation
+  of unprivileged sandboxes; run as root or in a container for hostile models).
 * Resource limits on the runner and all its descendants: `RLIMIT_CPU` (timeout + 1 s,
   then SIGXCPU), `RLIMIT_AS` (address space, default 1 GiB: a memory hog gets a
   MemoryError), `RLIMIT_NPROC` (default 32 processes: a fork bomb is contained),
@@ -62,6 +68,7 @@ runner reports results could forge a pass.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
@@ -88,7 +95,7 @@ DEFAULT_GRACE = 1.0
 _STARTUP_ALLOWANCE = 1.0  # interpreter start-up, outside the program's own time limit
 _FILE_SIZE_LIMIT = 64 * 1024 * 1024
 _RESULT_LIMIT = 60_000  # result message bytes (below a pipe's 64 KiB capacity)
-_UID_BASE = 1_500_000_000
+_UID_BASE = 1_500_000_000  # sandbox uids: base + (evaluator pid % 10^6) * 512 + slot, below 2^31
 
 
 @dataclass(frozen=True)
@@ -361,10 +368,14 @@ def _probe() -> Isolation:
                 for use_tools in (True, False) if tools else (False,):
                     candidates.append((Isolation(prefix, net, pid, drop, python, use_tools), probe_check))
     chosen = Isolation(tools=False)
-    for cand, program in candidates:
-        if _run_one(program, 5.0, None, cand, slot=0).status == "passed":
-            chosen = cand
-            break
+    slot = _acquire_slot()
+    try:
+        for cand, program in candidates:
+            if _run_one(program, 5.0, None, cand, slot=slot).status == "passed":
+                chosen = cand
+                break
+    finally:
+        _release_slot(slot)
     notes: list[str] = []
     if not chosen.network:
         notes.append(
@@ -462,6 +473,11 @@ _PRLIMIT = {
     "RLIMIT_FSIZE": "fsize",
     "RLIMIT_CORE": "core",
 }
+
+
+@functools.lru_cache(maxsize=8)
+def _which(tool: str) -> str:
+    return shutil.which(tool) or tool
 
 
 def _site_paths() -> list[str]:
@@ -585,9 +601,9 @@ def _run_one(
             lim = [f"--{_PRLIMIT[name]}={soft}:{hard}" for name, soft, hard in limits]
             drop = []
             if uid is not None:
-                drop = [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}",
+                drop = [_which("setpriv"), f"--reuid={uid}", f"--regid={uid}",
                         "--clear-groups", "--no-new-privs", "--bounding-set=-all", "--"]  # fmt: skip
-            chain = [shutil.which("prlimit") or "prlimit", *lim, "--", *drop, *runner]
+            chain = [_which("prlimit"), *lim, "--", *drop, *runner]
             cmd = [*iso.prefix, "/bin/sh", "-c", '"$@" & wait $!', "sh", *chain]
         else:
             cfg = json.dumps({"limits": limits, "uid": uid, "argv": runner})
@@ -651,6 +667,19 @@ def _run_one(
     return Outcome("failed", "ProcessError", what, printed, duration)
 
 
+_LAUNCH_FAILURES = ("unshare:", "prlimit:", "setpriv:", "sandbox: cannot start")
+
+
+def _run_with_retry(*args, **kwargs) -> Outcome:
+    """One retry when the sandbox itself failed to start (e.g. a namespace limit was hit
+    for a moment), so that a launcher hiccup is not scored as the program's failure."""
+    outcome = _run_one(*args, **kwargs)
+    if outcome.error == "ProcessError" and outcome.output.startswith(_LAUNCH_FAILURES):
+        time.sleep(0.05)
+        outcome = _run_one(*args, **kwargs)
+    return outcome
+
+
 def run_program(program: str, timeout: float, **kwargs) -> Outcome:
     """Run one program; see run_programs."""
     return run_programs([program], timeout, **kwargs)[0]
@@ -683,7 +712,9 @@ def run_programs(
     def job(program: str) -> Outcome:
         slot = _acquire_slot()
         try:
-            return _run_one(program, timeout, guard, iso, slot, memory_mb, max_procs, grace, output_limit)
+            return _run_with_retry(
+                program, timeout, guard, iso, slot, memory_mb, max_procs, grace, output_limit
+            )
         finally:
             _release_slot(slot)
 
