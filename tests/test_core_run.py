@@ -290,3 +290,33 @@ def test_a_dataset_with_no_data_at_all_is_an_error(tmp_path):
     with pytest.raises(DataError, match=r"gsm8k.*does not exist"):
         execute(cfg)
     assert not any(p.name != "empty" for p in tmp_path.iterdir())
+
+
+def test_several_models_in_one_config_share_one_summary(tmp_path, fake_server):
+    from compasslite.config import from_task_config
+
+    fixture = Path(__file__).parent / "fixtures" / "data"
+    good = fake_server(lambda p, r: "The answer is B.", model="model-a")
+    bad = fake_server(lambda p, r: "The answer is D.", model="model-b")
+    cfg = from_task_config(
+        {
+            "eval_backend": "OpenCompass",
+            "eval_config": {
+                "datasets": ["ARC_c"],
+                "models": [
+                    {"path": "model-a", "openai_api_base": good.base_url + "/chat/completions", "is_chat": True},
+                    {"path": "model-b", "abbr": "second", "openai_api_base": bad.base_url, "batch_size": 2},
+                ],
+                "work_dir": str(tmp_path),
+                "data_dir": str(fixture),
+                "progress": False,
+            },
+        }
+    )
+    out = execute(cfg)
+    assert out.summary.header == ["dataset", "version", "metric", "mode", "model-a", "second"]
+    assert out.scores()["model-a"]["ARC-c"]["accuracy"] == 100.0
+    assert out.scores()["second"]["ARC-c"]["accuracy"] == 0.0
+    root = out.run_dir.root
+    assert (root / "predictions/second/ARC-c.json").is_file() and (root / "records/model-a.jsonl").is_file()
+    assert (root / f"summary/summary_{root.name}.csv").read_text().splitlines()[1] == "ARC-c,1e0de5,accuracy,gen,100.00,0.00"
