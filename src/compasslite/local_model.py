@@ -271,6 +271,7 @@ class LocalModelServer:
         self.url: str = ""  # http://127.0.0.1:PORT
         self.startup_s: float | None = None
         self._proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
         self._log_fh: Any = None
         self._log_path: Path | None = None
         self._own_log = False
@@ -356,6 +357,9 @@ class LocalModelServer:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(timeout)
+            if self._reader is not None:
+                self._reader.join(5)  # EOF once the child is gone
+                self._reader = None
             with contextlib.suppress(OSError):
                 if proc.stdout:
                     proc.stdout.close()
@@ -412,29 +416,36 @@ class LocalModelServer:
         return LocalModelError(f"local model server ({self.model_path}) {what}{self._log_tail()}")
 
     def _wait_ready_line(self, started: float) -> dict[str, Any]:
-        assert self._proc is not None and self._proc.stdout is not None
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        stdout = proc.stdout
         box: dict[str, Any] = {}
+        seen = threading.Event()
 
         def read() -> None:
-            assert self._proc is not None and self._proc.stdout is not None
-            for line in self._proc.stdout:
-                if line.startswith(_READY_PREFIX):
-                    box["ready"] = json.loads(line[len(_READY_PREFIX) :])
-                    return
-                if line.startswith("COMPASSLITE-LOCAL-ERROR "):
-                    box["error"] = line.split(" ", 1)[1].strip()
-                    return
+            # reads the ready line, then keeps draining the child's stdout so that it can
+            # never block on a full pipe
+            with contextlib.suppress(OSError, ValueError):
+                for line in stdout:
+                    if seen.is_set():
+                        continue
+                    if line.startswith(_READY_PREFIX):
+                        box["ready"] = json.loads(line[len(_READY_PREFIX) :])
+                        seen.set()
+                    elif line.startswith("COMPASSLITE-LOCAL-ERROR "):
+                        box["error"] = line.split(" ", 1)[1].strip()
+                        seen.set()
+            seen.set()
 
-        reader = threading.Thread(target=read, name="compasslite-local-ready", daemon=True)
-        reader.start()
-        remaining = self.startup_timeout - (time.monotonic() - started)
-        reader.join(max(0.0, remaining))
+        self._reader = threading.Thread(target=read, name="compasslite-local-stdout", daemon=True)
+        self._reader.start()
+        seen.wait(max(0.0, self.startup_timeout - (time.monotonic() - started)))
         if "ready" in box:
             return box["ready"]
         if "error" in box:
             raise self._fail(f"failed to start: {box['error']}")
-        if self._proc.poll() is not None:
-            raise self._fail(f"exited during start-up (exit code {self._proc.returncode})")
+        if proc.poll() is not None:
+            raise self._fail(f"exited during start-up (exit code {proc.returncode})")
         raise self._fail(f"did not start within {self.startup_timeout:.0f} s")
 
     def _wait_http(self, started: float) -> None:
