@@ -105,6 +105,30 @@ def load_plans(
     return plans
 
 
+def fetch_missing_data(benchmarks: list[Benchmark], data_dir: Path, download: bool | None) -> None:
+    """Download the datasets of which no evaluated file is present, when allowed:
+    `download` True (--yes), or None with a person at a terminal who says yes.
+    Partly present datasets are left alone (their missing sub-datasets are reported)."""
+    if download is False:
+        return
+    absent = [
+        b.name
+        for b in benchmarks
+        if not any((data_dir / s.files[0]).is_file() for s in b.subsets if s.files)
+    ]
+    if not absent:
+        return
+    if download is None:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            return  # no one to ask: loading reports the missing files with their paths
+        answer = input(f"Data for {', '.join(absent)} is not in {data_dir}. Download it from OpenCompass? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return
+    from .datastore import download as fetch
+
+    fetch(absent, data_dir, log=lambda msg: log.warning("%s", msg))
+
+
 # ------------------------------------------------------------------ scoring
 def score_plan(
     plan: Plan, records: dict[tuple[str, int], Record], fingerprints: dict[int, str] | None = None
@@ -387,6 +411,7 @@ def execute(
     t0 = time.perf_counter()
     benchmarks = resolve(run_cfg.datasets)
     data_dir = Path(run_cfg.data_dir) if run_cfg.data_dir else default_data_dir()
+    fetch_missing_data(benchmarks, data_dir, run_cfg.download)
     skipped: dict[str, str] = {}
     plans = load_plans(benchmarks, data_dir, run_cfg.limit, run_cfg.limit_mode, skipped)
     redact = Redactor([m.api_key() for m in run_cfg.models])
