@@ -378,7 +378,7 @@ def _score_oracle(sub, rows, name: str, right_flags: list[bool]):
     return sub.score([sub.extract(r) for r in replies], [sub.reference_of(r) for r in rows], rows)
 
 
-MIX_ROWS = 75
+MIX_ROWS = 45
 
 
 @pytest.mark.parametrize("name", ["humaneval", "mbpp"])
