@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import CompassliteError
 
@@ -124,10 +125,13 @@ def _print_summary(outcome: Any, console: Console) -> None:
     console.print(table)
     from .summary import _footer
 
+    # Footer lines quote server messages and paths: plain text, never rich markup.
     for line in _footer(s):
-        console.print(line, highlight=False)
-    console.print(f"Run directory: {outcome.run_dir.root}", highlight=False)
-    console.print(f"Summary: {outcome.run_dir.summary_path('txt')}", highlight=False)
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    console.print(f"Run directory: {outcome.run_dir.root}", highlight=False, markup=False, soft_wrap=True)
+    console.print(
+        f"Summary: {outcome.run_dir.summary_path('txt')}", highlight=False, markup=False, soft_wrap=True
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -155,8 +159,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if outcome.interrupted:
         err_console.print(
             f"[yellow]Interrupted.[/] Finished samples are saved. Resume with:\n"
-            f"  compasslite run --resume {outcome.run_dir.root}",
+            f"  compasslite run --resume {escape(str(outcome.run_dir.root))}",
             highlight=False,
+            soft_wrap=True,
         )
         return 130
     return 0
@@ -278,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CompassliteError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        # One line whatever the terminal width, and the message is text, not rich markup
+        # (a dataset name or path such as "[/x]" must neither vanish nor crash the print).
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")

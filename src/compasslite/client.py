@@ -79,11 +79,11 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _server_message(body: bytes) -> str:
+def _server_message(text: str) -> str:
     try:
-        obj = orjson.loads(body)
+        obj = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return _short(body.decode("utf-8", "replace"))
+        return _short(text)
     if isinstance(obj, dict):
         err = obj.get("error", obj)
         if isinstance(err, dict):
@@ -136,6 +136,13 @@ class Client:
             await self._session.close()
             self._session = None
 
+    def _text(self, body: bytes) -> str:
+        """A reply body as text with the API key blanked out: some servers and proxies echo
+        the Authorization header in their errors, and these texts reach records and the console."""
+        text = body.decode("utf-8", "replace")
+        key = self.endpoint.api_key
+        return text.replace(key, "***") if key and len(key) >= 4 else text
+
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -152,7 +159,7 @@ class Client:
                 body = await resp.read()
                 if resp.status in (401, 403):
                     raise ServerError(
-                        f"server at {base} refused the API key (HTTP {resp.status}: {_server_message(body)})"
+                        f"server at {base} refused the API key (HTTP {resp.status}: {_server_message(self._text(body))})"
                     )
                 if resp.status >= 400:
                     # Some servers have no /models; fall back to a 1-token request.
@@ -192,7 +199,7 @@ class Client:
         if status >= 400:
             raise ServerError(
                 f"server at {self.endpoint.api_base} rejected a test request for model "
-                f"{self.endpoint.model!r} (HTTP {status}: {_server_message(body)})"
+                f"{self.endpoint.model!r} (HTTP {status}: {_server_message(self._text(body))})"
             )
         return ServerInfo(models=[self.endpoint.model], context_length=None)
 
@@ -226,20 +233,18 @@ class Client:
         started = time.monotonic()
         status, body, retry_after = await self._post(payload)
         if status in TRANSIENT_STATUS:
-            raise TransientError(f"HTTP {status}: {_server_message(body)}", retry_after)
+            raise TransientError(f"HTTP {status}: {_server_message(self._text(body))}", retry_after)
         if status >= 400:
-            raise PermanentError(f"HTTP {status}: {_server_message(body)}")
+            raise PermanentError(f"HTTP {status}: {_server_message(self._text(body))}")
         try:
             obj = orjson.loads(body)
             choice = obj["choices"][0]
             content = choice["message"]["content"] if self.endpoint.chat else choice["text"]
         except orjson.JSONDecodeError:
-            raise TransientError(
-                f"reply body is not JSON: {_short(body.decode('utf-8', 'replace'), 120)}"
-            ) from None
+            raise TransientError(f"reply body is not JSON: {_short(self._text(body), 120)}") from None
         except (KeyError, IndexError, TypeError):
             raise TransientError(
-                f"reply has no choices[0] content: {_short(body.decode('utf-8', 'replace'), 200)}"
+                f"reply has no choices[0] content: {_short(self._text(body), 200)}"
             ) from None
         if content is None:
             raise TransientError("reply content is null")

@@ -218,11 +218,18 @@ def _format_validation_error(exc: ValidationError, where: str) -> str:
 
 def load_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {p} does not exist")
-    text = p.read_text(encoding="utf-8")
+    try:
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: config is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, unreadable
+        raise ConfigError(f"cannot read config file {p}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{p}: config is nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{p}:{exc.lineno}: config is not valid JSON ({exc.msg})") from None
     except yaml.YAMLError as exc:
@@ -254,7 +261,9 @@ def from_task_config(task_cfg: dict[str, Any] | str | Path, where: str = "") -> 
             raise ConfigError(f"invalid config{where}: 'eval_config' must be a mapping")
         outer_extra = set(cfg) - {"work_dir", "limit", "data_dir"}
         if outer_extra:
-            raise ConfigError(f"invalid config{where}: unknown top-level key(s) {sorted(outer_extra)}")
+            raise ConfigError(
+                f"invalid config{where}: unknown top-level key(s) {sorted(map(str, outer_extra))}"
+            )
         merged = {**{k: v for k, v in cfg.items()}, **inner}
         cfg = merged
     ignored = sorted(k for k in cfg if k in IGNORED_TASK_KEYS)

@@ -34,6 +34,10 @@ TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
 def _describe_os_error(exc: OSError, path: Path) -> str:
     if exc.errno == errno.ENOSPC:
         return f"cannot write {path}: the disk is full"
+    if exc.errno == errno.EDQUOT:
+        return f"cannot write {path}: the disk quota is exhausted"
+    if exc.errno == errno.EFBIG:
+        return f"cannot write {path}: the file size limit (ulimit -f) was reached"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"cannot write {path}: permission denied (is the work dir writable?)"
     return f"cannot write {path}: {exc.strerror or exc}"
@@ -73,16 +77,27 @@ class RecordWriter:
             raise RunDirError(_describe_os_error(exc, path)) from None
         self._last_sync = time.monotonic()
         # A torn last line from a killed run must not glue onto the next record.
-        if path.stat().st_size:
-            with open(path, "rb") as f:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    os.write(self._fd, b"\n")
+        try:
+            if path.stat().st_size:
+                with open(path, "rb") as f:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        self._write(b"\n")
+        except OSError as exc:
+            os.close(self._fd)
+            raise RunDirError(_describe_os_error(exc, path)) from None
+
+    def _write(self, data: bytes) -> None:
+        # A write cut short (disk full, file size limit) is continued rather than left as a
+        # torn line for the next record to glue onto; with no room left os.write raises.
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
 
     def append(self, record: Record) -> None:
         line = orjson.dumps(record.__dict__) + b"\n"  # a flat dataclass: cheaper than asdict()
         try:
-            os.write(self._fd, line)
+            self._write(line)
             now = time.monotonic()
             if now - self._last_sync > self.FSYNC_INTERVAL_S:
                 os.fsync(self._fd)

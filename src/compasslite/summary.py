@@ -65,13 +65,14 @@ def build(
             per_model = [results[m].get(sub.abbr) for m in models]
             if all(r is None or not r.metrics for r in per_model):
                 rows.append(Row(sub.abbr, "-", "-", "-", ["-"] * len(models)))
-                continue
-            for metric in sub.metrics:
-                values = []
-                for r in per_model:
-                    v = r.metrics.get(metric) if r is not None else None
-                    values.append(f"{v:.2f}" if isinstance(v, int | float) else "-")
-                rows.append(Row(sub.abbr, sub.version, metric, "gen", values))
+            else:
+                for metric in sub.metrics:
+                    values = []
+                    for r in per_model:
+                        v = r.metrics.get(metric) if r is not None else None
+                        values.append(f"{v:.2f}" if isinstance(v, int | float) else "-")
+                    rows.append(Row(sub.abbr, sub.version, metric, "gen", values))
+            # Also for a sub-dataset with no answer yet (interrupted, or every request failed).
             for m, r in zip(models, per_model, strict=True):
                 if r is not None and (r.errors or r.missing):
                     parts = []

@@ -76,7 +76,7 @@ def load(data_dir: Path) -> list[dict[str, Any]]:
     rows = []
     for lineno, obj in iter_jsonl(path):
         missing_fields(path, lineno, obj, ("question", "answer"))
-        if "#### " not in obj["answer"]:
+        if not isinstance(obj["answer"], str) or "#### " not in obj["answer"]:
             raise DataError(f"{path}:{lineno}: answer has no '#### <number>' line")
         rows.append({"question": obj["question"], "answer": obj["answer"]})
     if not rows:

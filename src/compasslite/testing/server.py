@@ -134,7 +134,11 @@ class FakeServer:
         return app
 
     async def _start_async(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        # A client that disconnects (killed, timed out) cancels its handler, as in vLLM: a
+        # reply is counted as answered only if it was still wanted.
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, handle_signals=False, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
         await site.start()
@@ -255,6 +259,8 @@ class FakeServer:
             n_prompt = len(_WORDS.findall(prompt))
             max_tokens = int(body.get("max_tokens") or 0)
             if n_prompt + max_tokens > self.context_length:
+                with self._lock:
+                    self.requests[prompt] += 1  # received, and rejected
                 message = (
                     f"This model's maximum context length is {self.context_length} tokens. However, you "
                     f"requested {n_prompt + max_tokens} tokens ({n_prompt} in the messages, {max_tokens} in "
