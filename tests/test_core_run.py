@@ -41,8 +41,8 @@ def test_core_datasets_score_100_with_natural_correct_replies(real_data, tmp_pat
         )
     for group in ("mmlu", "mmlu-weighted", "mmlu-stem", "ceval-hard"):
         assert list(scores[group].values()) == [100.0]
-    # Every sample was asked exactly once.
-    assert sum(server.requests.values()) == len(mapping) or max(server.requests.values()) == 1
+    # Every sample was asked exactly once (two samples with the same prompt count as two).
+    assert sum(server.requests.values()) == sum(len(p.indices) for p in plans)
 
 
 @pytest.mark.realdata
@@ -304,7 +304,11 @@ def test_several_models_in_one_config_share_one_summary(tmp_path, fake_server):
             "eval_config": {
                 "datasets": ["ARC_c"],
                 "models": [
-                    {"path": "model-a", "openai_api_base": good.base_url + "/chat/completions", "is_chat": True},
+                    {
+                        "path": "model-a",
+                        "openai_api_base": good.base_url + "/chat/completions",
+                        "is_chat": True,
+                    },
                     {"path": "model-b", "abbr": "second", "openai_api_base": bad.base_url, "batch_size": 2},
                 ],
                 "work_dir": str(tmp_path),
@@ -319,4 +323,32 @@ def test_several_models_in_one_config_share_one_summary(tmp_path, fake_server):
     assert out.scores()["second"]["ARC-c"]["accuracy"] == 0.0
     root = out.run_dir.root
     assert (root / "predictions/second/ARC-c.json").is_file() and (root / "records/model-a.jsonl").is_file()
-    assert (root / f"summary/summary_{root.name}.csv").read_text().splitlines()[1] == "ARC-c,1e0de5,accuracy,gen,100.00,0.00"
+    assert (root / f"summary/summary_{root.name}.csv").read_text().splitlines()[
+        1
+    ] == "ARC-c,1e0de5,accuracy,gen,100.00,0.00"
+
+
+def test_code_extraction_switch_reaches_scoring_and_rescoring(tmp_path, fake_server):
+    """A stripped, unfenced function body fails OpenCompass's extraction (its first line lost
+    its indentation) and passes with code_extraction='robust'; rescoring keeps the run's mode."""
+    fixture = Path(__file__).parent / "fixtures" / "data"
+    problems = [
+        json.loads(line)
+        for line in (fixture / "humaneval/human-eval-v2-20210705.jsonl").read_text().splitlines()
+    ]
+    by_entry = {p["entry_point"]: p["canonical_solution"] for p in problems}
+
+    def policy(prompt: str, request: dict) -> str:
+        name = next(n for n in by_entry if f"def {n}(" in prompt)
+        return by_entry[name]  # the server strips nothing; the client strips the reply
+
+    server = fake_server(policy)
+    exact = execute(config(["humaneval"], fixture, tmp_path / "exact", api_base=server.base_url))
+    robust = execute(
+        config(
+            ["humaneval"], fixture, tmp_path / "robust", api_base=server.base_url, code_extraction="robust"
+        )
+    )
+    assert exact.scores()["fake-model"]["openai_humaneval"]["humaneval_pass@1"] == 0.0
+    assert robust.scores()["fake-model"]["openai_humaneval"]["humaneval_pass@1"] == 100.0
+    assert rescore(robust.run_dir.root).scores() == robust.scores()

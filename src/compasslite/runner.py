@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import platform
 import sys
 import time
@@ -112,16 +113,16 @@ def fetch_missing_data(benchmarks: list[Benchmark], data_dir: Path, download: bo
     if download is False:
         return
     absent = [
-        b.name
-        for b in benchmarks
-        if not any((data_dir / s.files[0]).is_file() for s in b.subsets if s.files)
+        b.name for b in benchmarks if not any((data_dir / s.files[0]).is_file() for s in b.subsets if s.files)
     ]
     if not absent:
         return
     if download is None:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             return  # no one to ask: loading reports the missing files with their paths
-        answer = input(f"Data for {', '.join(absent)} is not in {data_dir}. Download it from OpenCompass? [y/N] ")
+        answer = input(
+            f"Data for {', '.join(absent)} is not in {data_dir}. Download it from OpenCompass? [y/N] "
+        )
         if answer.strip().lower() not in ("y", "yes"):
             return
     from .datastore import download as fetch
@@ -179,6 +180,22 @@ def score_plan(
         details.append(entry)
     result.details = details
     return result
+
+
+@contextlib.contextmanager
+def code_extraction(mode: str) -> Iterator[None]:
+    """humaneval/mbpp read their reply-extraction mode from the environment at scoring time."""
+    from .benchmarks.code import EXTRACTION_ENV
+
+    previous = os.environ.get(EXTRACTION_ENV)
+    os.environ[EXTRACTION_ENV] = mode
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(EXTRACTION_ENV, None)
+        else:
+            os.environ[EXTRACTION_ENV] = previous
 
 
 def write_outputs(
@@ -472,9 +489,10 @@ def execute(
         timings["inference_cpu"] = time.process_time() - cpu1
         t2 = time.perf_counter()
         results = {}
-        for model in run_cfg.models:
-            if model.name in all_records:
-                results[model.name] = write_outputs(run_dir, model.name, plans, all_records[model.name])
+        with code_extraction(run_cfg.code_extraction):
+            for model in run_cfg.models:
+                if model.name in all_records:
+                    results[model.name] = write_outputs(run_dir, model.name, plans, all_records[model.name])
         summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
         write_summary(run_dir, summ)
         status = "interrupted" if interrupted else "finished"
@@ -497,9 +515,10 @@ def rescore(run_path: str | Path, data_dir: str | Path | None = None) -> RunOutc
     skipped: dict[str, str] = {}
     plans = load_plans(benchmarks, data, run_cfg.limit, run_cfg.limit_mode, skipped)
     results = {}
-    for model in run_cfg.models:
-        records = read_records(run_dir.records_path(model.name))
-        results[model.name] = write_outputs(run_dir, model.name, plans, records)
+    with code_extraction(run_cfg.code_extraction):
+        for model in run_cfg.models:
+            records = read_records(run_dir.records_path(model.name))
+            results[model.name] = write_outputs(run_dir, model.name, plans, records)
     summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
     write_summary(run_dir, summ)
     return RunOutcome(run_dir, results, summ)
