@@ -262,9 +262,9 @@ def test_transient_faults_leave_no_trace_in_the_results(fault, world, fake_serve
     rates = FAULT_MATRIX[fault]
     server = fake_server(
         oracle(world.mapping, "NO ORACLE REPLY"),
-        faults=Faults(rates=rates, seed=sum(map(ord, fault)), stall_s=2.0, retry_after_s=0.02),
+        faults=Faults(rates=rates, seed=sum(map(ord, fault)), stall_s=5.0, retry_after_s=0.02),
     )
-    cfg = world.cfg(tmp_path, server.base_url, concurrency=8, model={"retries": 40, "timeout": 1.0})
+    cfg = world.cfg(tmp_path, server.base_url, concurrency=8, model={"retries": 40, "timeout": 1.5})
     out = execute(cfg)
     root = out.run_dir.root
     assert outputs(root) == world.reference
@@ -563,7 +563,9 @@ def test_a_second_resume_of_the_same_run_directory_is_refused(world, tmp_path, p
         a = spawn(procs, [PY, "-m", "compasslite.cli", "run", "--resume", str(root), "--no-progress"])
         lock = root / ".lock"
         wait_for(lambda: lock.is_file() and lock.read_text() == str(a.pid), what="the first resume's lock")
-        before = snapshot(root)
+        asked = sum(server.requests.values())
+        wait_for(lambda: sum(server.requests.values()) > asked, what="the first resume's requests")
+        before = snapshot(root)  # its manifest and config are written by now
         assert cli_main(["run", "--resume", str(root), "--no-progress"]) == 2
         err = capsys.readouterr().err
         [line] = error_lines(err)
