@@ -156,9 +156,10 @@ def test_start_failure_reports_the_log(tmp_path):
     assert not server.running
 
 
-def test_default_threads_leave_a_core_free(monkeypatch):
+def test_default_threads_one_per_slot_at_most_one_per_core(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    assert lm.default_threads(2) == 1
+    assert lm.default_threads(2) == 2
+    assert lm.default_threads(4) == 2
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
     assert lm.default_threads(2) == 2
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)

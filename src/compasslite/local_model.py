@@ -49,7 +49,7 @@ DEFAULT_MODEL_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea37372
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 
 # Tuned on a 2-core machine (bench/local_model.py): one llama.cpp thread per slot, at most
-# cores - 1 threads (see default_threads), two slots, 8192 tokens per slot (SmolLM2's training context;
+# one per core (see default_threads), two slots, 8192 tokens per slot (SmolLM2's training context;
 # mmlu 5-shot prompts reach about 4000 tokens).
 DEFAULT_PARALLEL = 2
 DEFAULT_CTX_PER_SLOT = 8192
@@ -188,14 +188,16 @@ def resolve_model(
 
 
 def default_threads(parallel: int, threads_per_slot: int = DEFAULT_THREADS_PER_SLOT) -> int:
-    """One thread per slot, leaving one core to the client: 1 thread on a 2-core machine.
+    """One thread per slot, at most one per core: 2 threads for the 2 default slots.
 
-    llama.cpp's threads meet at a barrier after every layer; when another process takes a
-    core from one of them, all wait for it, and a 2-thread server on 2 busy cores falls to
-    a tenth of its speed (bench/local_model.py --hog). One thread does not.
+    llama.cpp's threads meet at a barrier after every layer; spinning threads that lose a
+    core to a neighbour make all wait, so the child runs with OMP_WAIT_POLICY=passive and
+    no more threads than cores. Measured on 2 cores (gsm8k + ARC_c, 20 each, 64-token
+    replies): 2 slots x 1 thread 92 s, 1 slot x 2 threads 90 s, 2 slots sharing 1 thread
+    180 s (128-token replies).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores - 1, parallel * threads_per_slot))
+    return max(1, min(cores, parallel * threads_per_slot))
 
 
 # ---------------------------------------------------------------------------------------
@@ -557,7 +559,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="slots (concurrent requests)")
     parser.add_argument("--ctx-per-slot", type=int, default=DEFAULT_CTX_PER_SLOT)
     parser.add_argument(
-        "--threads", type=int, default=None, help="llama.cpp threads (default: 1 per slot, at most cores - 1)"
+        "--threads", type=int, default=None, help="llama.cpp threads (default: 1 per slot, at most one per core)"
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
