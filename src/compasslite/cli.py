@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from typing import Any
 
@@ -62,12 +61,19 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="send chat messages per turn (OpenCompass meta template)",
     )
     p.add_argument("--local-model", help="serve this GGUF file with the embedded llama.cpp server")
+    p.add_argument(
+        "--max-tokens-cap", type=int, help="upper bound on max_tokens of every request (quick demos)"
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run in RUN_DIR")
     p.add_argument("--no-groups", action="store_true", help="leave group averages out of the summary")
     p.add_argument(
         "--code-extraction", choices=["opencompass", "robust"], help="humaneval/mbpp reply extraction"
     )
     p.add_argument("--no-progress", action="store_true")
+    dl = p.add_mutually_exclusive_group()
+    dl.add_argument("--yes", "-y", dest="download", action="store_true", default=None,
+                    help="download absent datasets from OpenCompass without asking")  # fmt: skip
+    dl.add_argument("--no-download", dest="download", action="store_false", help="never download data")
 
 
 def _run_config_from_args(args: argparse.Namespace) -> Any:
@@ -88,6 +94,8 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
                       ("work_dir", "work_dir"), ("concurrency", "concurrency"), ("code_extraction", "code_extraction")):  # fmt: skip
         if getattr(args, attr) is not None:
             cfg[key] = getattr(args, attr)
+    if args.download is not None:
+        cfg["download"] = args.download
     if args.no_groups:
         cfg["groups"] = False
     if args.no_progress:
@@ -96,7 +104,7 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
     for attr, key in (("model", "path"), ("api_base", "openai_api_base"), ("api_key", "key"), ("is_chat", "is_chat"),
                       ("rps", "query_per_second"), ("max_out_len", "max_out_len"), ("max_seq_len", "max_seq_len"),
                       ("temperature", "temperature"), ("timeout", "timeout"), ("retries", "retries"),
-                      ("local_model", "local_model")):  # fmt: skip
+                      ("local_model", "local_model"), ("max_tokens_cap", "max_tokens_cap")):  # fmt: skip
         if getattr(args, attr) is not None:
             model_over[key] = getattr(args, attr)
     if args.meta_template:
@@ -277,9 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)  # INFO lines go to the run's logs/run.log only
     args = build_parser().parse_args(argv)
-    if getattr(args, "code_extraction", None):
-        os.environ["COMPASSLITE_CODE_EXTRACTION"] = args.code_extraction
     try:
         return args.func(args)
     except CompassliteError as exc:

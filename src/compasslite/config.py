@@ -74,6 +74,9 @@ class ModelConfig(BaseModel):
     timeout: float = Field(default=600.0, gt=0)
     retries: int = Field(default=5, ge=0)
     local_model: str | None = None  # a GGUF file for the embedded llama.cpp server
+    max_tokens_cap: int | None = Field(
+        default=None, ge=1, description="upper bound on every request's max_tokens"
+    )
 
     @field_validator("openai_api_base")
     @classmethod
@@ -119,6 +122,7 @@ class RunConfig(BaseModel):
     concurrency: int | None = Field(default=None, ge=1)
     groups: bool = True  # add group-average rows to the summary
     code_extraction: Literal["opencompass", "robust"] = "opencompass"
+    download: bool | None = None  # fetch absent datasets: True always, False never, None ask at a terminal
     progress: bool = True
 
     @field_validator("datasets", mode="before")

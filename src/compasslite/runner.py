@@ -33,6 +33,7 @@ from .types import DatasetResult, Prompt, Record
 
 log = logging.getLogger("compasslite")
 
+LOCAL_DEMO_MAX_TOKENS = 64
 CONTEXT_MARGIN = 100  # tokens OpenCompass keeps free between prompt estimate and context window
 
 
@@ -290,6 +291,8 @@ async def infer_model(
             for plan, idx, prompt in work:
                 sub = plan.subset
                 max_out = sub.max_out_len or model.max_out_len
+                if model.max_tokens_cap:
+                    max_out = min(max_out, model.max_tokens_cap)
                 room = window - prompt.estimate - CONTEXT_MARGIN
                 if room <= 0:
                     rec = Record(
@@ -439,6 +442,14 @@ def execute(
         endpoints: dict[str, tuple[Endpoint, int | None]] = {}
         for model in run_cfg.models:
             if model.is_local:
+                if model.local_model is None and model.max_tokens_cap is None:
+                    # The embedded 135M demo model rambles to the length limit; on a laptop
+                    # that is minutes per gsm8k sample. Cap replies unless the user says otherwise.
+                    model.max_tokens_cap = LOCAL_DEMO_MAX_TOKENS
+                    log.warning(
+                        "local demo model: replies capped at %d tokens (set max_tokens_cap to change)",
+                        LOCAL_DEMO_MAX_TOKENS,
+                    )
                 local = stack.enter_context(local_endpoint(model))
                 ep = make_endpoint(
                     model.model_copy(update={"path": local.model_name}), run_cfg, local.api_base
@@ -467,6 +478,15 @@ def execute(
         timings["probe_and_setup"] = time.perf_counter() - t0 - timings["load"]
         t1 = time.perf_counter()
         cpu1 = time.process_time()
+
+        def mark_failed() -> None:
+            # A fatal error (disk full, ...) after the run dir exists: say so in the manifest
+            # if it can still be written; the records so far stay valid for a resume.
+            with contextlib.suppress(CompassliteError, OSError):
+                run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, "failed", created))
+
+        failed = stack.enter_context(contextlib.ExitStack())
+        failed.callback(mark_failed)
         interrupted = False
         all_records: dict[str, dict[tuple[str, int], Record]] = {}
         for model in run_cfg.models:
@@ -495,6 +515,7 @@ def execute(
                     results[model.name] = write_outputs(run_dir, model.name, plans, all_records[model.name])
         summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
         write_summary(run_dir, summ)
+        failed.pop_all()  # reached the end: not failed
         status = "interrupted" if interrupted else "finished"
         run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, status, created))
         timings["score_and_write"] = time.perf_counter() - t2
