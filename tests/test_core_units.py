@@ -439,3 +439,45 @@ def test_list_command_marks_availability(capsys):
 
 def test_missing_path_reported(tmp_path):
     assert not Path(tmp_path / "x").exists()
+
+
+def test_context_overflow_with_room_left_is_asked_again_within_it(fake_server):
+    seen = []
+    server = fake_server(lambda p, r: seen.append(r["max_tokens"]) or "fits", context_length=20)
+    reply = _complete(server, text="one two three four five six seven eight nine ten")  # 10 words
+    assert reply.text == "fits" and reply.attempts == 2 and seen == [10]
+
+
+@pytest.mark.parametrize(
+    ("message", "room"),
+    [
+        ("This model's maximum context length is 4096 tokens. However, you requested 5000 tokens "
+         "(3000 in the messages, 2000 in the completion).", 1096),
+        ("'max_tokens' is too large: 2048. This model's maximum context length is 4096 tokens and "
+         "your request has 3000 input tokens (2048 > 4096 - 3000).", 1096),
+        ("This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.", None),
+        ("the request exceeds the available context size, try increasing it", None),
+    ],
+)  # fmt: skip
+def test_allowed_max_tokens_from_server_messages(message, room):
+    from compasslite.client import allowed_max_tokens
+
+    assert allowed_max_tokens(message) == room
+
+
+def test_deterministic_policy_is_stable_per_prompt(fake_server):
+    from compasslite.testing import deterministic
+
+    policy = deterministic(["A", "B", "C"])
+    replies = {policy(f"prompt {i}", {}) for i in range(30)}
+    assert replies == {"A", "B", "C"}
+    assert all(policy(f"prompt {i}", {}) == policy(f"prompt {i}", {}) for i in range(30))
+
+
+def test_sub_dataset_report_names_select_one_subset():
+    benches = benchmark.resolve(["ceval-law", "lukaemon_mmlu_anatomy", "gsm8k"])
+    assert [(b.name, [s.abbr for s in b.subsets]) for b in benches] == [
+        ("ceval", ["ceval-law"]),
+        ("mmlu", ["lukaemon_mmlu_anatomy"]),
+        ("gsm8k", ["gsm8k"]),
+    ]

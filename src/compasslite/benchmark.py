@@ -130,8 +130,18 @@ def get(name: str) -> Benchmark:
     raise UnknownDatasetError(f"unknown dataset {name!r}{hint}")
 
 
+def _by_abbr(name: str) -> Benchmark | None:
+    """A benchmark narrowed to one sub-dataset, for a report name such as `ceval-law`."""
+    for bench in available().values():
+        for sub in bench.subsets:
+            if sub.abbr == name:
+                return Benchmark(name=bench.name, subsets=(sub,), description=bench.description)
+    return None
+
+
 def resolve(names: Sequence[str]) -> list[Benchmark]:
-    """Benchmarks for the names a user gave, in the given order, without duplicates.
+    """Benchmarks for the names a user gave (short names, or sub-dataset report names such
+    as `ceval-law` or `lukaemon_mmlu_anatomy`), in the given order, without duplicates.
 
     All unknown names are reported at once."""
     out: list[Benchmark] = []
@@ -140,8 +150,11 @@ def resolve(names: Sequence[str]) -> list[Benchmark]:
         try:
             bench = get(name)
         except UnknownDatasetError as exc:
-            problems.append(str(exc))
-            continue
+            narrowed = _by_abbr(name)
+            if narrowed is None:
+                problems.append(str(exc))
+                continue
+            bench = narrowed
         if bench not in out:
             out.append(bench)
     if problems:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,32 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """A failure that retrying will not fix (4xx other than 408/409/425/429)."""
+
+    def __init__(self, message: str, status: int = 0, server_message: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.server_message = server_message
+
+
+_CONTEXT_LIMIT = re.compile(r"maximum context length is (\d+) tokens", re.IGNORECASE)
+_INPUT_TOKENS = (
+    re.compile(r"\((\d+) in the messages", re.IGNORECASE),  # vLLM (older), OpenAI-style
+    re.compile(r"request has (\d+) input tokens", re.IGNORECASE),  # vLLM (newer)
+    re.compile(r"(\d+) tokens from the input", re.IGNORECASE),  # SGLang
+)
+
+
+def allowed_max_tokens(server_message: str) -> int | None:
+    """From a context-length 400, the largest max_tokens the server would accept, if it says."""
+    limit = _CONTEXT_LIMIT.search(server_message)
+    if not limit:
+        return None
+    for pattern in _INPUT_TOKENS:
+        used = pattern.search(server_message)
+        if used:
+            room = int(limit.group(1)) - int(used.group(1))
+            return room if room > 0 else None
+    return None
 
 
 @dataclass
@@ -235,7 +262,8 @@ class Client:
         if status in TRANSIENT_STATUS:
             raise TransientError(f"HTTP {status}: {_server_message(self._text(body))}", retry_after)
         if status >= 400:
-            raise PermanentError(f"HTTP {status}: {_server_message(self._text(body))}")
+            message = _server_message(self._text(body))
+            raise PermanentError(f"HTTP {status}: {message}", status, message)
         try:
             obj = orjson.loads(body)
             choice = obj["choices"][0]
@@ -278,12 +306,20 @@ class Client:
         try:
             reply = await self._attempt(payload)
         except PermanentError as exc:
-            return Reply(
-                text=None,
-                error=f"{exc} (failed on attempt 1)",
-                attempts=1,
-                latency_s=time.monotonic() - started,
-            )
+            # Our prompt-length estimate counts words, not tokens: when the server says the
+            # prompt plus max_tokens overflow its context, ask once more within what is left.
+            room = allowed_max_tokens(exc.server_message) if exc.status == 400 else None
+            if room is None or room >= payload["max_tokens"]:
+                return Reply(text=None, error=f"{exc} (failed on attempt 1)", attempts=1,
+                             latency_s=time.monotonic() - started)  # fmt: skip
+            try:
+                reply = await self._attempt({**payload, "max_tokens": room})
+            except (TransientError, PermanentError) as again:
+                return Reply(text=None, error=f"{again} (failed on attempt 2)", attempts=2,
+                             latency_s=time.monotonic() - started)  # fmt: skip
+            reply.attempts = 2
+            reply.latency_s = time.monotonic() - started
+            return reply
         except TransientError as exc:
             if self.endpoint.retries == 0:
                 return Reply(text=None, error=f"{exc} (gave up after attempt 1)", attempts=1,

@@ -54,6 +54,14 @@ def oracle(mapping: dict[str, str], default: str = "") -> Policy:
     return lambda prompt, request: mapping.get(prompt, default)
 
 
+def deterministic(choices: list[str]) -> Policy:
+    """The same reply for the same prompt, picked from `choices` by a hash of the prompt
+    (stable across processes and runs, unlike Python's hash())."""
+    import zlib
+
+    return lambda prompt, request: choices[zlib.crc32(prompt.encode()) % len(choices)]
+
+
 def prompt_key(request: dict[str, Any]) -> str:
     if "messages" in request:
         return "\n".join(str(m.get("content") or "") for m in request["messages"])
@@ -338,11 +346,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     parser.add_argument("--reply", default="The answer is A.", help="fixed reply text")
     parser.add_argument("--oracle", help="JSON file mapping prompt text to reply")
+    parser.add_argument("--choices", nargs="+", help="replies picked per prompt by a stable hash")
     parser.add_argument("--context-length", type=int, default=32768)
     parser.add_argument("--fault", action="append", default=[], help="KIND=RATE, e.g. error_503=0.3")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     policy = fixed(args.reply)
+    if args.choices:
+        policy = deterministic(args.choices)
     if args.oracle:
         with open(args.oracle, encoding="utf-8") as f:
             policy = oracle(json.load(f), args.reply)
