@@ -71,3 +71,27 @@ def _expected(name: str, plan, truth: dict[str, list[bool]]) -> float:
     if fn is not None:
         return fn(name, plan.subset, [plan.rows[i] for i in plan.indices], flags)
     return 100.0 * sum(flags) / len(flags)
+
+
+def test_the_whole_suite_in_one_run_gives_one_summary(tmp_path, fake_server, merged_data):
+    """All 48 datasets, --limit 2, one run against the built-in server: one summary table with
+    a value for every one of the 241 sub-datasets, and every group average."""
+    from compasslite.benchmark import SUITE
+
+    assert list(benchmark.available()) == list(SUITE), "not all 48 datasets are registered"
+    cfg = config(list(SUITE), merged_data, tmp_path, limit=2)
+    plans = plans_for(cfg)
+    assert len(plans) == 241
+    mapping, _ = oracle_mapping(cfg, plans, "right")
+    server = fake_server(oracle(mapping, "NO ORACLE REPLY"))
+    cfg.models[0].openai_api_base = server.base_url
+    out = execute(cfg)
+    rows = {(r.dataset, r.metric): r.values[0] for r in out.summary.rows}
+    for plan in plans:
+        value = rows[(plan.subset.abbr, plan.subset.metrics[0])]
+        assert value != "-", plan.subset.abbr
+    groups = [r for r in out.summary.rows if r.is_group]
+    assert {g.dataset for g in groups} >= {"mmlu", "mmlu-weighted", "ceval", "bbh", "agieval", "GaokaoBench"}
+    assert all(g.values[0] != "-" for g in groups)
+    txt = (out.run_dir.root / f"summary/summary_{out.run_dir.root.name}.txt").read_text()
+    assert txt.count("\n") > 241
