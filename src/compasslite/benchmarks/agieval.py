@@ -18,6 +18,7 @@ from ..errors import DataError
 from ..extract import first_capital_multi, first_option
 from ..scoring import accuracy
 from ..types import Score, Turn
+from .math import fix_fracs
 
 _ZH_HINT = "答案是： "
 _EN_HINT = "The answer is "
@@ -242,24 +243,6 @@ def parse_cloze_answer(reply: str) -> str | None:
 # the comparison fall back to the raw strings.
 
 
-def _fix_fracs(text: str) -> str:
-    pieces = text.split("\\frac")
-    out = pieces[0]
-    for piece in pieces[1:]:
-        out += "\\frac"
-        if piece[0] == "{":  # IndexError for a trailing \frac, as in the original
-            out += piece
-            continue
-        if len(piece) < 2:
-            return text
-        a, b, rest = piece[0], piece[1], piece[2:]
-        if b != "{":
-            out += "{" + a + "}{" + b + "}" + rest
-        else:
-            out += "{" + a + "}" + b + rest
-    return out
-
-
 def _fix_a_slash_b(text: str) -> str:
     parts = text.split("/")
     if len(parts) != 2:
@@ -314,7 +297,7 @@ def normalize_cloze(text: str) -> str:
         text = parts[1]
     text = _fix_sqrt(text)
     text = text.replace(" ", "")
-    text = _fix_fracs(text)
+    text = fix_fracs(text, trailing_frac_raises=True)
     if text == "0.5":
         text = "\\frac{1}{2}"
     return _fix_a_slash_b(text)

@@ -151,14 +151,18 @@ def math_postprocess_v2(text: str) -> str:
 # strip_v2 and the v2 equivalence (B.10)
 
 
-def _fix_fracs(string: str) -> str:
+def fix_fracs(string: str, trailing_frac_raises: bool = False) -> str:
     """`\\frac12` -> `\\frac{1}{2}`, `\\frac1b` -> `\\frac{1}{b}`, `\\frac1{72}` -> `\\frac{1}{72}`.
 
-    A `\\frac` followed by fewer than two characters leaves the whole text unchanged."""
+    A `\\frac` followed by fewer than two characters leaves the whole text unchanged, except
+    that a `\\frac` at the very end raises IndexError when `trailing_frac_raises` (the
+    Hendrycks normalisation AGIEval uses, whose caller then compares the raw strings)."""
     pieces = string.split("\\frac")
     out = pieces[0]
     for piece in pieces[1:]:
         out += "\\frac"
+        if not piece and trailing_frac_raises:
+            raise IndexError("\\frac at the end of the text")
         if piece[:1] == "{":
             out += piece
             continue
@@ -242,7 +246,7 @@ def strip_v2(value: Any) -> str:
         s = sides[1]
     s = _SQRT_WORD.sub(r"\\sqrt{\1}", s)
     s = s.replace(" ", "")
-    s = _fix_fracs(s)
+    s = fix_fracs(s)
     return _fix_a_slash_b(s)
 
 
