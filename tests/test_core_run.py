@@ -352,3 +352,26 @@ def test_code_extraction_switch_reaches_scoring_and_rescoring(tmp_path, fake_ser
     assert exact.scores()["fake-model"]["openai_humaneval"]["humaneval_pass@1"] == 0.0
     assert robust.scores()["fake-model"]["openai_humaneval"]["humaneval_pass@1"] == 100.0
     assert rescore(robust.run_dir.root).scores() == robust.scores()
+
+
+def test_evalscope_reuse_latest_resumes_the_latest_run(tmp_path, fake_server):
+    from compasslite import run_task
+
+    fixture = Path(__file__).parent / "fixtures" / "data"
+    server = fake_server(lambda p, r: "The answer is B.")
+    task = {
+        "eval_backend": "OpenCompass",
+        "eval_config": {
+            "datasets": ["ARC_c"],
+            "models": [{"path": "fake-model", "openai_api_base": server.base_url}],
+            "work_dir": str(tmp_path),
+            "data_dir": str(fixture),
+            "reuse": "latest",  # no earlier run: starts a new one
+            "progress": False,
+        },
+    }
+    first = run_task(task)
+    assert len(list(tmp_path.iterdir())) == 1
+    server.reset_stats()
+    assert run_task(task) == first  # the same run directory, nothing asked again
+    assert len(list(tmp_path.iterdir())) == 1 and sum(server.requests.values()) == 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -167,15 +168,20 @@ class RunDir:
         return cls(root)
 
     @classmethod
-    def find(cls, work_dir: str | Path, reuse: str | bool) -> RunDir:
-        """EvalScope's `reuse`: 'latest' (or True) or a timestamp folder name."""
+    def find(cls, work_dir: str | Path, reuse: str | bool) -> RunDir | None:
+        """EvalScope's `reuse`: 'latest' (or True) or a timestamp folder name.
+
+        'latest' with no earlier run starts a new one, as OpenCompass does (None)."""
         work = Path(work_dir)
         if reuse is True or reuse == "latest":
             runs = (
                 sorted(p for p in work.glob("*") if (p / "manifest.json").is_file()) if work.is_dir() else []
             )
             if not runs:
-                raise RunDirError(f"reuse='latest' but {work} holds no earlier run")
+                logging.getLogger("compasslite").warning(
+                    "reuse='latest': no earlier run in %s, starting a new one", work
+                )
+                return None
             return cls(runs[-1])
         return cls.open(work / str(reuse))
 
