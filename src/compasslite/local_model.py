@@ -559,7 +559,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="slots (concurrent requests)")
     parser.add_argument("--ctx-per-slot", type=int, default=DEFAULT_CTX_PER_SLOT)
     parser.add_argument(
-        "--threads", type=int, default=None, help="llama.cpp threads (default: 1 per slot, at most one per core)"
+        "--threads",
+        type=int,
+        default=None,
+        help="llama.cpp threads (default: 1 per slot, at most one per core)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
