@@ -87,12 +87,15 @@ def build(
                         f"{m} / {sub.abbr}: {r.answered}/{r.total} scored; " + "; ".join(parts)
                     )
     if with_groups:
+        first_metric = {sub.abbr: sub.metrics[0] for bench in benchmarks for sub in bench.subsets}
         for bench in benchmarks:
             for group in bench.groups:
+                # Each member contributes its first metric in summary order (spec A.11/A.12).
                 first = {
                     m: {
-                        abbr: (next(iter(res.metrics.values())) if res.metrics else None)
+                        abbr: (res.metrics.get(first_metric[abbr]) if res.metrics else None)
                         for abbr, res in results[m].items()
+                        if abbr in first_metric
                     }
                     for m in models
                 }

@@ -1,0 +1,72 @@
+"""Summary rows and group averages (spec A.11, A.12)."""
+
+from __future__ import annotations
+
+import pytest
+
+from compasslite.benchmark import Benchmark, Group, Subset
+from compasslite.scoring import accuracy
+from compasslite.summary import build, group_value, to_csv, to_markdown, to_text
+from compasslite.types import DatasetResult, Turn
+
+
+@pytest.mark.parametrize(
+    ("group", "values", "metric", "expected", "problem"),
+    [
+        (Group("g", ("a", "b")), {"a": 50.0, "b": 100.0}, "naive_average", 75.0, None),
+        (Group("g", ("a", "b"), (1.0, 3.0)), {"a": 50.0, "b": 100.0}, "weighted_average", 87.5, None),
+        (Group("g", ("a", "b")), {"a": None, "b": None}, "naive_average", None, None),
+        (Group("g", ("a", "b")), {"a": 10.0, "b": None}, "naive_average", None, "missing metrics"),
+    ],
+)
+def test_group_value(group, values, metric, expected, problem):
+    name, value, why = group_value(group, values)
+    assert name == metric and value == expected
+    assert (why is None) == (problem is None) and (problem is None or problem in why)
+
+
+def _sub(abbr: str, metrics: tuple[str, ...]) -> Subset:
+    return Subset(abbr, "abc123", (), lambda d: [], (Turn.human("x"),), "y", accuracy, metrics)
+
+
+def test_rows_metric_order_groups_and_footer():
+    bench = Benchmark(
+        "fam",
+        (
+            _sub("s1", ("score", "pass", "timeout")),
+            _sub("s2", ("rouge1", "rouge2")),
+            _sub("s3", ("accuracy",)),
+        ),
+        (Group("fam-avg", ("s1", "s2")),),
+    )
+    results = {
+        "m": {
+            "s1": DatasetResult(
+                "s1", {"pass": 3, "score": 60.0, "timeout": 0}, total=5, answered=5, errors=0, missing=0
+            ),
+            "s2": DatasetResult(
+                "s2",
+                {"rouge2": 10.0, "rouge1": 40.0},
+                total=5,
+                answered=4,
+                errors=1,
+                missing=0,
+                error_messages={"HTTP 503: busy (gave up after attempt 6)": 1},
+            ),  # fmt: skip
+        }
+    }
+    summ = build([bench], results)
+    assert to_csv(summ).splitlines() == [
+        "dataset,version,metric,mode,m",
+        "s1,abc123,score,gen,60.00",
+        "s1,abc123,pass,gen,3.00",
+        "s1,abc123,timeout,gen,0.00",
+        "s2,abc123,rouge1,gen,40.00",
+        "s2,abc123,rouge2,gen,10.00",
+        "s3,-,-,-,-",
+        "fam-avg,-,naive_average,gen,50.00",  # first metrics: score 60 and rouge1 40
+    ]
+    text = to_text(summ)
+    assert "4/5 scored; 1 failed request(s), e.g. HTTP 503: busy" in text
+    assert "group averages" in text
+    assert "**fam-avg** (average)" in to_markdown(summ)
