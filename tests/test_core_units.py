@@ -481,3 +481,16 @@ def test_sub_dataset_report_names_select_one_subset():
         ("mmlu", ["lukaemon_mmlu_anatomy"]),
         ("gsm8k", ["gsm8k"]),
     ]
+
+
+def test_default_data_dir_order(tmp_path, monkeypatch):
+    from compasslite.data import default_data_dir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("COMPASS_DATA_CACHE", raising=False)
+    assert default_data_dir() == tmp_path / "cache" / "compasslite" / "data"
+    monkeypatch.setenv("COMPASS_DATA_CACHE", str(tmp_path / "env"))
+    assert default_data_dir() == tmp_path / "env"
+    (tmp_path / "data").mkdir()
+    assert default_data_dir() == Path("data")

@@ -14,18 +14,18 @@ from typing import Any
 
 from .errors import DataError, MissingDataError
 
-DEFAULT_DATA_DIR = Path("data")
-
-
 def default_data_dir() -> Path:
-    """`./data` if present, else $COMPASS_DATA_CACHE, else ./data (where downloads go)."""
+    """`./data` if it exists, else $COMPASS_DATA_CACHE, else the user cache dir
+    (`~/.cache/compasslite/data` on Linux), where downloads go when nothing else is set."""
     local = Path("data")
     if local.is_dir():
         return local
     env = os.environ.get("COMPASS_DATA_CACHE")
     if env:
-        return Path(env)
-    return local
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("compasslite")) / "data"
 
 
 def require(data_dir: Path, relpath: str, dataset: str | None = None) -> Path:
