@@ -348,21 +348,19 @@ def test_real_manifest_shape():
         assert (kind, len(digest), size is None) in {("sha256", 64, False), ("gitblob", 40, True)}, rel
 
 
-def test_cli_status_and_download(tmp_path, server, monkeypatch):
-    from typer.testing import CliRunner
-
+def test_cli_status_and_download(tmp_path, server, monkeypatch, capsys):
     from compasslite import cli_extras
+    from compasslite.cli import main
 
     monkeypatch.setattr(cli_extras.console, "width", 200)
     publish(monkeypatch, server, "gsm8k.zip", make_zip({"gsm8k/test.jsonl": GSM_TEST}))
     data_dir = tmp_path / "data"
-    runner = CliRunner()
-    result = runner.invoke(cli_extras.data_app, ["download", "gsm8k", "--data-dir", str(data_dir)])
-    assert result.exit_code == 0, result.output
+    assert main(["data", "download", "gsm8k", "--data-dir", str(data_dir)]) == 0
     assert (data_dir / "gsm8k/test.jsonl").read_bytes() == GSM_TEST
-    result = runner.invoke(cli_extras.data_app, ["status", "gsm8k", "mmlu", "--data-dir", str(data_dir)])
-    assert result.exit_code == 0, result.output
-    assert "complete" in result.output and "missing" in result.output
+    capsys.readouterr()
+    assert main(["data", "status", "--data-dir", str(data_dir)]) == 0
+    output = capsys.readouterr().out
+    assert "complete" in output and "missing" in output
     # an incomplete folder is not replaced without --yes when nobody can be asked
     (data_dir / "gsm8k/test.jsonl").unlink()
     (data_dir / "gsm8k/other.txt").write_text("mine")

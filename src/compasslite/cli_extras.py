@@ -6,7 +6,6 @@ The plain functions are what `compasslite.cli` calls:
     data_download(names, data_dir, yes)   -> exit code   (`compasslite data download NAMES...`)
     serve_local(port, local_model)        -> None        (`compasslite serve --local`)
 
-`data_app` is the same pair as a typer sub-app, for a typer-based CLI to mount.
 Errors are raised as CompassliteError subclasses: the caller prints the message.
 """
 
@@ -19,9 +18,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.prompt import Confirm
 from rich.table import Table
 
 from .errors import DataError, ServerError
@@ -117,7 +116,7 @@ def data_download(names: Sequence[str], data_dir: str | Path | None = None, yes:
             )
             if not sys.stdin.isatty():
                 raise DataError(f"{question[:-10]}; pass --yes to replace them")
-            if not typer.confirm(question, default=False, err=True):
+            if not Confirm.ask(question, default=False, console=err_console):
                 err_console.print("nothing changed")
                 return 1
             yes = True
@@ -202,30 +201,3 @@ def serve_local(port: int, local_model: str | None = None) -> None:
             server.stop()
         signal.signal(signal.SIGTERM, previous)
     err_console.print("local model server stopped")
-
-
-# ---------------------------------------------------------------------------------------
-# typer sub-app (same commands)
-
-data_app = typer.Typer(help="Data folder status and downloads.", no_args_is_help=True)
-
-_DATA_DIR_HELP = "OpenCompass-layout data folder (default ./data, else $COMPASS_DATA_CACHE)"
-
-
-@data_app.command("status")
-def _status_cmd(
-    names: list[str] = typer.Argument(None, help="datasets to show (default: all 48)"),
-    data_dir: str = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
-) -> None:
-    """Which datasets are present, and whether each file is OpenCompass's exact file."""
-    raise typer.Exit(data_status(data_dir, names or None))
-
-
-@data_app.command("download")
-def _download_cmd(
-    names: list[str] = typer.Argument(..., help="dataset short names, or `all`"),
-    data_dir: str = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
-    yes: bool = typer.Option(False, "--yes", "-y", help="replace incomplete dataset folders without asking"),
-) -> None:
-    """Fetch datasets from OpenCompass's download locations, verify and unpack them."""
-    raise typer.Exit(data_download(names, data_dir, yes))

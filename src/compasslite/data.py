@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import DataError, MissingDataError
 
+
 def default_data_dir() -> Path:
     """`./data` if it exists, else $COMPASS_DATA_CACHE, else the user cache dir
     (`~/.cache/compasslite/data` on Linux), where downloads go when nothing else is set."""
