@@ -334,9 +334,7 @@ async def probe(endpoint: Endpoint) -> int | None:
     return info.context_length
 
 
-def make_endpoint(
-    model: ModelConfig, run_cfg: RunConfig, api_base: str, context_chat: bool | None = None
-) -> Endpoint:
+def make_endpoint(model: ModelConfig, run_cfg: RunConfig, api_base: str) -> Endpoint:
     base, chat_from_url = normalize_api_base(api_base)
     chat = (
         model.is_chat if model.is_chat is not None else (chat_from_url if chat_from_url is not None else True)
