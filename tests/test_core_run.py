@@ -375,3 +375,16 @@ def test_evalscope_reuse_latest_resumes_the_latest_run(tmp_path, fake_server):
     server.reset_stats()
     assert run_task(task) == first  # the same run directory, nothing asked again
     assert len(list(tmp_path.iterdir())) == 1 and sum(server.requests.values()) == 0
+
+
+def test_cli_without_model_name_uses_the_servers_only_model(tmp_path, fake_server, capsys):
+    from compasslite.cli import main
+
+    fixture = Path(__file__).parent / "fixtures" / "data"
+    server = fake_server(lambda p, r: "The answer is B.", model="served-model")
+    code = main(["run", "--datasets", "ARC_c", "--api-base", server.base_url, "--data-dir", str(fixture),
+                 "--work-dir", str(tmp_path), "--no-progress"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    (run,) = list(tmp_path.iterdir())
+    assert (run / "predictions/served-model/ARC-c.json").is_file()
+    assert "served-model" in capsys.readouterr().out

@@ -111,7 +111,8 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
         model_over["meta_template"] = "default-api-meta-template-oc"
     models = cfg.get("models") or []
     if not models:
-        models = [{"path": model_over.get("path", "local")}]
+        # No --model: the embedded model, or with --api-base the one model that server serves.
+        models = [{"path": model_over.get("path", "" if "openai_api_base" in model_over else "local")}]
     cfg["models"] = [{**m, **model_over} for m in models]
     if "datasets" not in cfg:
         raise ConfigError(

@@ -201,6 +201,13 @@ class Client:
         except (orjson.JSONDecodeError, AttributeError):
             return await self._probe_by_request()
         served = [m.get("id") for m in data if isinstance(m, dict) and m.get("id")]
+        if not self.endpoint.model:  # no model name given: take the server's only model
+            if len(served) != 1:
+                listed = f"it serves: {', '.join(served)}" if served else "it lists no models"
+                raise ServerError(
+                    f"no model name given and the server at {base} cannot choose one ({listed}); pass --model"
+                )
+            self.endpoint.model = served[0]
         ctx = None
         for m in data:
             if isinstance(m, dict) and m.get("id") == self.endpoint.model:

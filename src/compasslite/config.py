@@ -60,7 +60,7 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    path: str = Field(description="model name sent to the server ('local' for the embedded model)")
+    path: str = Field(description="model name sent to the server ('' = the server's only model)")
     abbr: str | None = None
     openai_api_base: str | None = None
     key: SecretStr | None = Field(default=None, alias="api_key")
@@ -91,7 +91,7 @@ class ModelConfig(BaseModel):
 
     @property
     def is_local(self) -> bool:
-        return self.openai_api_base in (None, "local") or self.path == "local"
+        return self.openai_api_base in (None, "local")
 
     @property
     def name(self) -> str:

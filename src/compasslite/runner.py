@@ -458,7 +458,10 @@ def execute(
                 endpoints[model.name] = (ep, local.context_length or probed)
             else:
                 ep = make_endpoint(model, run_cfg, model.openai_api_base or "")
-                endpoints[model.name] = (ep, asyncio.run(probe(ep)))
+                ctx = asyncio.run(probe(ep))
+                if not model.path:  # the probe chose the server's only model
+                    model.path = ep.model
+                endpoints[model.name] = (ep, ctx)
 
         run_dir = resume or RunDir.create(run_cfg.work_dir)
         run_dir.lock()
