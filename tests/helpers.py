@@ -61,3 +61,26 @@ def oracle_mapping(
             for idx in plan.indices
         ]
     return mapping, truth
+
+
+def check_worked_example(
+    sub: Any, row: dict[str, Any], example: dict[str, Any], ice_rows: list[dict[str, Any]]
+) -> Any:
+    """Assert a spec worked example end to end for one row: both renderings byte for byte,
+    the extracted answer, the reference and the per-sample score. Returns the Score."""
+    from compasslite.prompt import render_sample
+
+    for meta in (False, True):
+        prompt = render_sample(sub.template, row, sub.output_column, meta_template=meta,
+                               ice_template=sub.ice_template, ice_rows=ice_rows, max_seq_len=4096)  # fmt: skip
+        if meta:
+            assert prompt.messages == example["chat_messages_with_meta_template"]
+        else:
+            assert prompt.text == example["rendered_prompt_no_meta_template"]
+    answer = sub.extract(example["reply"])
+    assert answer == example["extracted_by_config_postprocessor"]
+    reference = sub.reference_of(row)
+    assert reference == example["reference_after_dataset_postprocessor"]
+    score = sub.score([answer], [reference], [row])
+    assert score.metrics == example["per_sample_result"]
+    return score

@@ -22,6 +22,7 @@ from compasslite.benchmark import Benchmark, Subset, get
 from compasslite.errors import DataError
 from compasslite.extract import first_capital
 from compasslite.prompt import render_sample
+from helpers import check_worked_example
 from oracles.chinese_choice import ORACLES, gold_letter, options_of
 
 HERE = Path(__file__).resolve().parent
@@ -171,24 +172,7 @@ def test_worked_example(name, example):
     rows = sub.load(REAL)
     row = rows[example["row_index"]]
     assert tuple(row) == ROW_COLUMNS[name]
-    for meta in (False, True):
-        prompt = render_sample(
-            sub.template,
-            row,
-            sub.output_column,
-            meta_template=meta,
-            ice_template=sub.ice_template,
-            ice_rows=(sub.load_ice(REAL)[:5] if sub.load_ice else []),
-            max_seq_len=4096,
-        )
-        assert prompt.text == example["rendered_prompt_no_meta_template"]
-        assert prompt.messages == example["chat_messages_with_meta_template"]
-    answer = sub.extract(example["reply"])
-    assert answer == example["extracted_by_config_postprocessor"]
-    reference = sub.reference_of(row)
-    assert reference == example["reference_after_dataset_postprocessor"]
-    score = sub.score([answer], [reference], [row])
-    assert score.metrics == example["per_sample_result"]
+    score = check_worked_example(sub, row, example, sub.load_ice(REAL)[:5] if sub.load_ice else [])
     assert score.details == [{"correct": True}]
 
 

@@ -17,6 +17,7 @@ from compasslite.prompt import assemble, estimate_length, fill, flatten, meta_te
 from compasslite.testing import Faults, fixed
 from compasslite.types import Prompt, Turn
 from conftest import FIXTURE_DATA, REAL_DATA
+from helpers import check_worked_example
 
 SPEC = REAL_DATA.parent / "spec" / "datasets.json"
 
@@ -110,15 +111,7 @@ def test_worked_examples_render_byte_identically(name, real_data):
         ice = sub.load_ice(real_data) if sub.load_ice else []
         row = rows[ex["row_index"]]
         assert list(row) == (spec["row_columns"] if isinstance(spec["row_columns"], list) else list(row))
-        for meta in (False, True):
-            p = render_sample(sub.template, row, sub.output_column, meta_template=meta, ice_template=sub.ice_template,
-                              ice_rows=ice, max_seq_len=4096)  # fmt: skip
-            if meta:
-                assert p.messages == ex["chat_messages_with_meta_template"]
-            else:
-                assert p.text == ex["rendered_prompt_no_meta_template"]
-        assert sub.extract(ex["reply"]) == ex["extracted_by_config_postprocessor"]
-        assert sub.reference_of(row) == ex["reference_after_dataset_postprocessor"]
+        check_worked_example(sub, row, ex, ice)
 
 
 @pytest.mark.parametrize(

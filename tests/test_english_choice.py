@@ -19,6 +19,7 @@ from compasslite.benchmark import Subset, available, get
 from compasslite.benchmarks.commonsense import edit_distance_accuracy
 from compasslite.errors import DataError
 from compasslite.prompt import render_sample
+from helpers import check_worked_example
 from oracles.english_choice import ORACLES
 
 HERE = Path(__file__).resolve().parent
@@ -123,26 +124,7 @@ def test_worked_example(name: str, index: int) -> None:
     if position is None:  # summedits: identified by file position (one row per line)
         position = example["raw_record"][0]["position"]
     row = rows[position]
-    ice = sub.load_ice(REAL)[:5] if sub.load_ice else []
-    for meta in (False, True):
-        prompt = render_sample(
-            sub.template,
-            row,
-            sub.output_column,
-            meta_template=meta,
-            ice_template=sub.ice_template,
-            ice_rows=ice,
-            max_seq_len=4096,
-        )
-        if meta:
-            assert prompt.messages == example["chat_messages_with_meta_template"]
-        else:
-            assert prompt.text == example["rendered_prompt_no_meta_template"]
-    answer = sub.extract(example["reply"])
-    assert answer == example["extracted_by_config_postprocessor"]
-    reference = sub.reference_of(row)
-    assert reference == example["reference_after_dataset_postprocessor"]
-    assert sub.score([answer], [reference], [row]).metrics == example["per_sample_result"]
+    check_worked_example(sub, row, example, sub.load_ice(REAL)[:5] if sub.load_ice else [])
 
 
 def _verified_counts() -> list[tuple[str, int]]:

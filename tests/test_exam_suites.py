@@ -16,6 +16,7 @@ from compasslite.benchmark import get
 from compasslite.benchmarks import agieval, bbh, gaokao, strategyqa
 from compasslite.errors import DataError
 from compasslite.prompt import fill, render_sample
+from helpers import check_worked_example
 from oracles.exam_suites import ORACLES, REAL_MAXIMA, SAME_PROMPT_DIFFERENT_GOLD, expected_score
 
 REAL = Path(os.environ.get("COMPASSLITE_REAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -137,26 +138,7 @@ def test_worked_example(name, i):
     ex = spec()[name]["normalized"]["worked_examples"][i]
     sub = subset(ex["abbr"])
     row = _worked_row(ex, real_rows(sub.abbr))
-    ice_rows = sub.load_ice(REAL)[:5] if sub.load_ice else []
-    for meta in (False, True):
-        prompt = render_sample(
-            sub.template,
-            row,
-            sub.output_column,
-            meta_template=meta,
-            ice_template=sub.ice_template,
-            ice_rows=ice_rows,
-            max_seq_len=4096,
-        )
-        if meta:
-            assert prompt.messages == ex["chat_messages_with_meta_template"]
-        else:
-            assert prompt.text == ex["rendered_prompt_no_meta_template"]
-    answer = sub.extract(ex["reply"])
-    assert answer == ex["extracted_by_config_postprocessor"]
-    assert sub.reference_of(row) == ex["reference_after_dataset_postprocessor"]
-    result = sub.score([answer], [sub.reference_of(row)], [row])
-    assert result.metrics == ex["per_sample_result"]
+    check_worked_example(sub, row, ex, sub.load_ice(REAL)[:5] if sub.load_ice else [])
 
 
 def test_strategyqa_worked_example_has_thirteen_chat_messages():
