@@ -114,3 +114,19 @@ def missing_fields(path: Path, lineno: int | str, obj: dict[str, Any], fields: t
     absent = [f for f in fields if f not in obj]
     if absent:
         raise DataError(f"{path}:{lineno}: record lacks field(s) {', '.join(absent)}")
+
+
+def iter_json_records(path: Path, key: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(location, object) for each record of a JSON file shaped `{key: [ {...}, ... ]}`
+    (BBH's "examples", GaokaoBench's "example"); errors name `file:key[i]`."""
+    doc = read_json(path)
+    records = doc.get(key) if isinstance(doc, dict) else None
+    if not isinstance(records, list):
+        raise DataError(f'{path}: expected a JSON object with an "{key}" list')
+    if not records:
+        raise DataError(f"{path}: the file has no records")
+    for i, obj in enumerate(records):
+        where = f"{key}[{i}]"
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{where}: expected a JSON object, got {type(obj).__name__}")
+        yield where, obj

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..benchmark import Benchmark, Group, Subset, register
-from ..data import missing_fields, read_json, read_text, require
+from ..data import iter_json_records, missing_fields, read_text, require
 from ..errors import DataError
 from ..scoring import per_sample
 from ..types import Score, Turn
@@ -120,17 +120,8 @@ def _loader(task: str):
     def load(data_dir: Path) -> list[dict[str, Any]]:
         path = require(data_dir, data_file(task), "bbh")
         lib = read_text(require(data_dir, prompt_file(task), "bbh"))
-        doc = read_json(path)
-        examples = doc.get("examples") if isinstance(doc, dict) else None
-        if not isinstance(examples, list):
-            raise DataError(f'{path}: expected a JSON object with an "examples" list')
-        if not examples:
-            raise DataError(f"{path}: the file has no records")
         rows = []
-        for i, obj in enumerate(examples):
-            where = f"examples[{i}]"
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{where}: expected a JSON object, got {type(obj).__name__}")
+        for where, obj in iter_json_records(path, "examples"):
             missing_fields(path, where, obj, ("input", "target"))
             if not isinstance(obj["target"], str):
                 raise DataError(f"{path}:{where}: target must be a string")

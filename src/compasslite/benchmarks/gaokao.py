@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..benchmark import Benchmark, Group, Subset, register
-from ..data import missing_fields, read_json, require
+from ..data import iter_json_records, missing_fields, require
 from ..errors import DataError
 from ..types import Score, Turn
 
@@ -298,17 +298,8 @@ def data_file(keyword: str, folder: str) -> str:
 def _loader(relpath: str, choice: bool):
     def load(data_dir: Path) -> list[dict[str, Any]]:
         path = require(data_dir, relpath, "GaokaoBench")
-        doc = read_json(path)
-        examples = doc.get("example") if isinstance(doc, dict) else None
-        if not isinstance(examples, list):
-            raise DataError(f'{path}: expected a JSON object with an "example" list')
-        if not examples:
-            raise DataError(f"{path}: the file has no records")
         rows = []
-        for i, obj in enumerate(examples):
-            where = f"example[{i}]"
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{where}: expected a JSON object, got {type(obj).__name__}")
+        for where, obj in iter_json_records(path, "example"):
             missing_fields(path, where, obj, COLUMNS)
             answer = obj["answer"]
             if choice and not (
