@@ -487,3 +487,14 @@ def test_default_data_dir_order(tmp_path, monkeypatch):
     assert default_data_dir() == tmp_path / "env"
     (tmp_path / "data").mkdir()
     assert default_data_dir() == Path("data")
+
+
+def test_credentials_in_the_api_base_are_not_in_the_public_config():
+    cfg = from_task_config(
+        {
+            "datasets": ["gsm8k"],
+            "models": [{"path": "m", "openai_api_base": "https://bob:hunter2@llm.example/v1"}],
+        }
+    )
+    public = json.dumps(cfg.public_dict())
+    assert "hunter2" not in public and "https://llm.example/v1" in public

@@ -144,6 +144,11 @@ class RunConfig(BaseModel):
     def public_dict(self) -> dict[str, Any]:
         """The config as written to the run directory: never the API key."""
         data = self.model_dump(mode="json", exclude={"models": {"__all__": {"key"}}})
+        for model in data["models"]:
+            base = model.get("openai_api_base")
+            if base and "@" in base:  # credentials in the URL (http://user:secret@host) stay out too
+                parsed = urlparse(base)
+                model["openai_api_base"] = parsed._replace(netloc=parsed.netloc.rsplit("@", 1)[1]).geturl()
         return data
 
 
