@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import orjson
 import yaml
@@ -25,7 +26,7 @@ from .benchmark import Benchmark, Subset, resolve
 from .client import Client, Endpoint, guess_context_window
 from .config import DEFAULT_CONCURRENCY, ModelConfig, RunConfig, normalize_api_base, select_indices
 from .data import default_data_dir
-from .errors import CompassliteError, DataError, MissingDataError
+from .errors import CompassliteError, DataError, MissingDataError, ServerError
 from .progress import ProgressBoard
 from .prompt import render_sample
 from .rundir import RecordWriter, RunDir, atomic_write, read_records, write_json
@@ -432,7 +433,8 @@ def execute(
     fetch_missing_data(benchmarks, data_dir, run_cfg.download)
     skipped: dict[str, str] = {}
     plans = load_plans(benchmarks, data_dir, run_cfg.limit, run_cfg.limit_mode, skipped)
-    redact = Redactor([m.api_key() for m in run_cfg.models])
+    url_secrets = [urlparse(m.openai_api_base or "").password for m in run_cfg.models]
+    redact = Redactor([m.api_key() for m in run_cfg.models] + url_secrets)
     timings["load"] = time.perf_counter() - t0
 
     with contextlib.ExitStack() as stack:
@@ -458,7 +460,10 @@ def execute(
                 endpoints[model.name] = (ep, local.context_length or probed)
             else:
                 ep = make_endpoint(model, run_cfg, model.openai_api_base or "")
-                ctx = asyncio.run(probe(ep))
+                try:
+                    ctx = asyncio.run(probe(ep))
+                except ServerError as exc:
+                    raise ServerError(redact(str(exc))) from None
                 if not model.path:  # the probe chose the server's only model
                     model.path = ep.model
                 endpoints[model.name] = (ep, ctx)
