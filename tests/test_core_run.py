@@ -388,3 +388,35 @@ def test_cli_without_model_name_uses_the_servers_only_model(tmp_path, fake_serve
     (run,) = list(tmp_path.iterdir())
     assert (run / "predictions/served-model/ARC-c.json").is_file()
     assert "served-model" in capsys.readouterr().out
+
+
+def test_cli_runs_an_evalscope_yaml_task_file(tmp_path, fake_server, capsys):
+    import yaml
+
+    from compasslite.cli import main
+
+    fixture = Path(__file__).parent / "fixtures" / "data"
+    server = fake_server(lambda p, r: "The answer is B.")
+    task = {
+        "eval_backend": "OpenCompass",
+        "eval_config": {
+            "datasets": ["ARC_c", "gsm8k"],
+            "models": [
+                {
+                    "path": "fake-model",
+                    "openai_api_base": server.base_url + "/chat/completions",
+                    "is_chat": True,
+                    "batch_size": 4,
+                }
+            ],  # fmt: skip
+            "work_dir": str(tmp_path / "out"),
+            "limit": 2,
+            "data_dir": str(fixture),
+        },
+    }
+    (tmp_path / "task.yaml").write_text(yaml.safe_dump(task))
+    assert main(["run", str(tmp_path / "task.yaml"), "--no-progress"]) == 0, capsys.readouterr().err
+    (run,) = list((tmp_path / "out").iterdir())
+    csv_rows = (run / f"summary/summary_{run.name}.csv").read_text().splitlines()
+    assert csv_rows == ["dataset,version,metric,mode,fake-model", "ARC-c,1e0de5,accuracy,gen,100.00",
+                        "gsm8k,1d7fe4,accuracy,gen,0.00"]  # fmt: skip
