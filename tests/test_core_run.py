@@ -106,7 +106,7 @@ def test_failed_requests_are_errors_not_wrong_answers(real_data, tmp_path, fake_
         return mapping[prompt]
 
     server = fake_server(policy)
-    # 400 is permanent: those samples fail at once, are reported, and are not scored.
+    # A 404 is permanent: those samples fail at once, are reported, and are not scored.
     original = server.policy
 
     def failing(prompt: str, request: dict) -> str:
@@ -120,7 +120,9 @@ def test_failed_requests_are_errors_not_wrong_answers(real_data, tmp_path, fake_
     res = out.results["fake-model"]["ARC-c"]
     assert (res.total, res.answered, res.errors) == (10, 7, 3)
     assert res.metrics["accuracy"] == 100.0  # the 7 answered are right; failures are not counted wrong
-    assert any("not found" in e for e in out.summary.errors) or out.summary.errors
+    assert out.summary.errors == [
+        "fake-model / ARC-c: 7/10 scored; 3 failed request(s), e.g. HTTP 404: not found (failed on attempt 1)"
+    ]
     # Resume asks again only the failed ones; once the server is healthy they score.
     server.policy = original
     server.reset_stats()

@@ -430,10 +430,6 @@ def test_list_command_marks_availability(capsys):
     assert any(line.startswith("gsm8k") and "available" in line for line in out)
 
 
-def test_missing_path_reported(tmp_path):
-    assert not Path(tmp_path / "x").exists()
-
-
 def test_context_overflow_with_room_left_is_asked_again_within_it(fake_server):
     seen = []
     server = fake_server(lambda p, r: seen.append(r["max_tokens"]) or "fits", context_length=20)
