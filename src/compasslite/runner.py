@@ -133,9 +133,7 @@ def fetch_missing_data(benchmarks: list[Benchmark], data_dir: Path, download: bo
 
 
 # ------------------------------------------------------------------ scoring
-def score_plan(
-    plan: Plan, records: dict[tuple[str, int], Record], fingerprints: dict[int, str] | None = None
-) -> DatasetResult:
+def score_plan(plan: Plan, records: dict[tuple[str, int], Record]) -> DatasetResult:
     """A pure function of stored replies and the data: rescoring needs no server."""
     sub = plan.subset
     answered_idx: list[int] = []
@@ -145,7 +143,7 @@ def score_plan(
     messages: Counter[str] = Counter()
     for idx in plan.indices:
         rec = records.get((sub.abbr, idx))
-        if rec is None or (fingerprints is not None and rec.fingerprint != fingerprints.get(idx)):
+        if rec is None:
             missing += 1
         elif rec.answered:
             answered_idx.append(idx)
