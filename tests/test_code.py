@@ -44,13 +44,15 @@ def _worked_examples():
 
 
 @pytest.fixture
-def opencompass_mode(monkeypatch):
-    monkeypatch.delenv(code.EXTRACTION_ENV, raising=False)
+def opencompass_mode():
+    with code.extraction("opencompass"):
+        yield
 
 
 @pytest.fixture
-def robust_mode(monkeypatch):
-    monkeypatch.setenv(code.EXTRACTION_ENV, "robust")
+def robust_mode():
+    with code.extraction("robust"):
+        yield
 
 
 # --------------------------------------------------------------------------- declarations
@@ -193,16 +195,18 @@ def test_humaneval_program_assembly(opencompass_mode):
     assert program == ADD_ROW["prompt"] + "    return x + y\n" + "\n" + ADD_ROW["test"] + "\ncheck(add)"
 
 
-def test_extraction_mode_switch(monkeypatch):
-    monkeypatch.delenv(code.EXTRACTION_ENV, raising=False)
+def test_extraction_mode_switch():
     assert code.extraction_mode() == "opencompass"
-    monkeypatch.setenv(code.EXTRACTION_ENV, " Robust ")
-    assert code.extraction_mode() == "robust"
-    monkeypatch.setenv(code.EXTRACTION_ENV, "opencompass")
+    with code.extraction("robust"):
+        assert code.extraction_mode() == "robust"
+        with code.extraction("opencompass"):
+            assert code.extraction_mode() == "opencompass"
+        assert code.extraction_mode() == "robust"
     assert code.extraction_mode() == "opencompass"
-    monkeypatch.setenv(code.EXTRACTION_ENV, "lenient")
-    with pytest.raises(ConfigError, match="COMPASSLITE_CODE_EXTRACTION"):
-        code.extraction_mode()
+    with pytest.raises(ConfigError, match="'lenient' is not one of opencompass, robust"):
+        with code.extraction("lenient"):
+            pass
+    assert code.extraction_mode() == "opencompass"
 
 
 # Replies that trip OpenCompass: (reply, passes with OpenCompass's extraction, passes when robust)
@@ -228,13 +232,13 @@ def _humaneval_pass(reply: str) -> bool:
     return sub.score([sub.extract(reply)], ["HumanEval/53"], [ADD_ROW]).details[0]["correct"]
 
 
-def test_humaneval_extraction_modes(monkeypatch):
+def test_humaneval_extraction_modes():
     replies = [r for r, _, _ in HUMANEVAL_TRIPS]
     sub = _subset("humaneval")
     for mode, column in (("opencompass", 1), ("robust", 2)):
-        monkeypatch.setenv(code.EXTRACTION_ENV, mode)
-        answers = [sub.extract(r) for r in replies]
-        score = sub.score(answers, ["HumanEval/53"] * len(replies), [ADD_ROW] * len(replies))
+        with code.extraction(mode):
+            answers = [sub.extract(r) for r in replies]
+            score = sub.score(answers, ["HumanEval/53"] * len(replies), [ADD_ROW] * len(replies))
         got = [d["correct"] for d in score.details]
         assert got == [case[column] for case in HUMANEVAL_TRIPS], mode
         assert score.metrics["humaneval_pass@1"] == pytest.approx(100 * sum(got) / len(got))
@@ -264,14 +268,14 @@ MBPP_TRIPS = [
 ]
 
 
-def test_mbpp_extraction_modes(monkeypatch):
+def test_mbpp_extraction_modes():
     sub = _subset("mbpp")
     replies = [r for r, _, _ in MBPP_TRIPS]
     for mode, column in (("opencompass", 1), ("robust", 2)):
-        monkeypatch.setenv(code.EXTRACTION_ENV, mode)
-        score = sub.score(
-            [sub.extract(r) for r in replies], [VOLUME_TESTS] * len(replies), [{}] * len(replies)
-        )
+        with code.extraction(mode):
+            score = sub.score(
+                [sub.extract(r) for r in replies], [VOLUME_TESTS] * len(replies), [{}] * len(replies)
+            )
         got = [d["correct"] for d in score.details]
         assert got == [case[column] for case in MBPP_TRIPS], (mode, score.details)
 

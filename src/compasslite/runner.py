@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import platform
 import sys
 import time
@@ -23,6 +22,7 @@ import yaml
 from . import __version__
 from . import summary as summary_mod
 from .benchmark import Benchmark, Subset, resolve
+from .benchmarks.code import extraction as code_extraction
 from .client import Client, Endpoint, guess_context_window
 from .config import DEFAULT_CONCURRENCY, ModelConfig, RunConfig, normalize_api_base, select_indices
 from .data import default_data_dir
@@ -180,22 +180,6 @@ def score_plan(plan: Plan, records: dict[tuple[str, int], Record]) -> DatasetRes
         details.append(entry)
     result.details = details
     return result
-
-
-@contextlib.contextmanager
-def code_extraction(mode: str) -> Iterator[None]:
-    """humaneval/mbpp read their reply-extraction mode from the environment at scoring time."""
-    from .benchmarks.code import EXTRACTION_ENV
-
-    previous = os.environ.get(EXTRACTION_ENV)
-    os.environ[EXTRACTION_ENV] = mode
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(EXTRACTION_ENV, None)
-        else:
-            os.environ[EXTRACTION_ENV] = previous
 
 
 def write_outputs(

@@ -6,8 +6,10 @@ dropped uid when root); see that module for what is isolated on which machine.
 
 Answer extraction modes
 -----------------------
-The environment variable ``COMPASSLITE_CODE_EXTRACTION`` selects how code is taken out of
-a reply (read each time a reply is scored):
+The run's ``code_extraction`` setting (``--code-extraction``) selects how code is taken out
+of a reply. The runner scores inside ``with extraction(mode):``, a context variable read each
+time a reply is extracted or scored, so the setting stays out of the scorer signature shared
+by all datasets without being process-global state:
 
 ``opencompass`` (default)
     Exactly OpenCompass: humaneval keeps the body of the first ```` ```<word>\\n ... ``` ````
@@ -34,9 +36,11 @@ Any other value is an error.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
 import textwrap
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +49,8 @@ from ..data import iter_jsonl, missing_fields, require
 from ..errors import ConfigError, DataError
 from ..types import Score, Turn
 
-EXTRACTION_ENV = "COMPASSLITE_CODE_EXTRACTION"
 EXTRACTION_MODES = ("opencompass", "robust")
+_EXTRACTION: ContextVar[str] = ContextVar("code_extraction", default="opencompass")
 
 HUMANEVAL_FILE = "humaneval/human-eval-v2-20210705.jsonl"
 MBPP_FILE = "mbpp/mbpp.jsonl"
@@ -57,12 +61,19 @@ MBPP_TIMEOUT = 9.0  # OpenCompass: a 9 s alarm inside, a 10 s wait outside
 
 def extraction_mode() -> str:
     """The current code extraction mode (see the module docstring)."""
-    value = os.environ.get(EXTRACTION_ENV, "").strip().lower() or "opencompass"
-    if value not in EXTRACTION_MODES:
-        raise ConfigError(
-            f"{EXTRACTION_ENV}={os.environ[EXTRACTION_ENV]!r} is not one of {', '.join(EXTRACTION_MODES)}"
-        )
-    return value
+    return _EXTRACTION.get()
+
+
+@contextlib.contextmanager
+def extraction(mode: str) -> Iterator[None]:
+    """Extract and score humaneval/mbpp replies in `mode` inside the block."""
+    if mode not in EXTRACTION_MODES:
+        raise ConfigError(f"code_extraction {mode!r} is not one of {', '.join(EXTRACTION_MODES)}")
+    token = _EXTRACTION.set(mode)
+    try:
+        yield
+    finally:
+        _EXTRACTION.reset(token)
 
 
 def _compiles(source: str) -> bool:
