@@ -494,3 +494,32 @@ def test_credentials_in_the_api_base_are_not_in_the_public_config():
     )
     public = json.dumps(cfg.public_dict())
     assert "hunter2" not in public and "https://llm.example/v1" in public
+
+
+def test_piped_output_keeps_table_rows_whole_and_a_closed_pipe_is_not_an_error(tmp_path):
+    """`compasslite data status | less` shows one row per line (rich would assume 80 columns
+    and fold the headers); `compasslite list | head -1` ends quietly with exit code 0."""
+    import subprocess
+    import sys
+
+    status = subprocess.run(
+        [sys.executable, "-m", "compasslite.cli", "data", "status", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    header = next(line for line in status.stdout.splitlines() if "dataset" in line)
+    for column in (
+        "present",
+        "exact",
+        "differs",
+        "no ref.",
+        "first missing / differing file",
+        "download from",
+    ):
+        assert column in header
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "compasslite.cli", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()  # the reader is gone before anything is written: every write fails
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"Traceback" not in err, err.decode()

@@ -144,10 +144,11 @@ def _print_summary(outcome: Any, console: Console) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .cli_extras import stdout_console
     from .rundir import RunDir
     from .runner import execute, load_resume_config
 
-    console = Console()
+    console = stdout_console()
     if args.resume:
         run_dir = RunDir.open(args.resume)
         cfg = load_resume_config(run_dir)
@@ -193,7 +194,9 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     from .runner import rescore
 
     outcome = rescore(args.run_dir, args.data_dir)
-    _print_summary(outcome, Console())
+    from .cli_extras import stdout_console
+
+    _print_summary(outcome, stdout_console())
     return 0
 
 
@@ -302,7 +305,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`compasslite list | head`): not an error worth a traceback.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
 
 
 if __name__ == "__main__":

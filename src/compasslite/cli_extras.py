@@ -25,7 +25,16 @@ from rich.table import Table
 
 from .errors import DataError, ServerError
 
-console = Console()
+PIPED_WIDTH = 200  # tables written to a pipe or file: wide enough that no column is squeezed
+
+
+def stdout_console() -> Console:
+    """Console for tables on stdout. Piped into `head`, `less` or a log file, rich would assume
+    80 columns and fold headers into fragments; a wide fixed width keeps one row per line."""
+    return Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH)
+
+
+console = stdout_console()
 err_console = Console(stderr=True)
 
 _STATE_STYLE = {"complete": "green", "partial": "yellow", "missing": "red"}
