@@ -40,7 +40,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="'opencompass' = OpenCompass's seeded random subset",
     )
     p.add_argument(
-        "--data-dir", help="OpenCompass-layout data folder (default ./data, else $COMPASS_DATA_CACHE)"
+        "--data-dir",
+        help="OpenCompass-layout data folder (default ./data if it exists, else $COMPASS_DATA_CACHE, else ~/.cache/compasslite/data)",
     )
     p.add_argument("--work-dir", help="where run directories go (default ./outputs)")
     p.add_argument(
