@@ -192,11 +192,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_rescore(args: argparse.Namespace) -> int:
+    from .cli_extras import stdout_console
     from .runner import rescore
 
     outcome = rescore(args.run_dir, args.data_dir)
-    from .cli_extras import stdout_console
-
     _print_summary(outcome, stdout_console())
     return 0
 
