@@ -70,3 +70,37 @@ def test_rows_metric_order_groups_and_footer():
     assert "4/5 scored; 1 failed request(s), e.g. HTTP 503: busy" in text
     assert "group averages" in text
     assert "**fam-avg** (average)" in to_markdown(summ)
+
+
+def test_progress_clock_of_a_dataset_starts_at_its_first_request(monkeypatch):
+    """A dataset queued behind another shows its own rate, not one diluted by its wait."""
+    import io
+
+    from rich.console import Console
+
+    from compasslite import progress
+
+    now = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
+    out = io.StringIO()
+    board = progress.ProgressBoard(console=Console(file=out, width=200, force_terminal=False))
+    with board:
+        board.add("gsm8k", 4)
+        board.add("ARC_c", 4)
+        board.add("done_before", 2, already_done=2)
+        board.begin("gsm8k")
+        now[0] += 10.0
+        for _ in range(4):
+            board.advance("gsm8k")
+        assert board.rate("ARC_c") is None  # not started: no rate, no clock
+        board.begin("ARC_c")
+        now[0] += 2.0
+        for _ in range(4):
+            board.advance("ARC_c", error=True)
+    assert board.rate("gsm8k") == 4 / 10.0
+    assert board.rate("ARC_c") == 4 / 2.0  # not 4 / 12
+    assert board.rate("done_before") is None
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith("gsm8k") and "4/4 0 failed 0.4 req/s" in line for line in lines)
+    assert any(line.startswith("ARC_c") and "4/4 4 failed 2.0 req/s" in line for line in lines)
+    assert any(line.startswith("done_before") and "2/2 0 failed - req/s" in line for line in lines)

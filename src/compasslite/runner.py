@@ -284,6 +284,7 @@ async def infer_model(
                         attempts=0,
                     )  # fmt: skip
                 else:
+                    board.begin(plan.benchmark.name)
                     reply = await client.complete(prompt, min(max_out, room))
                     rec = Record(
                         abbr=sub.abbr,
