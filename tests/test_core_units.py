@@ -265,9 +265,13 @@ def test_evalscope_dict_yaml_json_and_cli_give_the_same_config(tmp_path):
 
 
 def test_config_errors_name_the_key(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown key 'models\.0\.bach_size'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'models\.0\.bach_size' \(did you mean 'batch_size'\?\)"
+    ):
         from_task_config({"datasets": ["gsm8k"], "models": [{"path": "m", "bach_size": 4}]})
-    with pytest.raises(ConfigError, match=r"unknown key 'lmit'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'models\.0\.zzz'$"):  # nothing close: no guess
+        from_task_config({"datasets": ["gsm8k"], "models": [{"path": "m", "zzz": 4}]})
+    with pytest.raises(ConfigError, match=r"unknown key 'lmit' \(did you mean 'limit'\?\)"):
         from_task_config(
             {
                 "eval_backend": "OpenCompass",

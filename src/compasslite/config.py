@@ -6,6 +6,7 @@ SecretStr and is excluded from every dump.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
@@ -211,12 +212,20 @@ def select_indices(total: int, limit: Any, mode: str = "first") -> list[int]:
     return indices[:n]
 
 
+def _known_keys(loc: tuple[Any, ...]) -> set[str]:
+    """The keys a config accepts beside the unknown one at `loc` (field names and aliases)."""
+    model: type[BaseModel] = ModelConfig if loc and loc[0] == "models" else RunConfig
+    known = set(model.model_fields) | {f.alias for f in model.model_fields.values() if f.alias}
+    return known | (IGNORED_MODEL_KEYS if model is ModelConfig else IGNORED_TASK_KEYS)
+
+
 def _format_validation_error(exc: ValidationError, where: str) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
-            parts.append(f"unknown key {loc!r}")
+            close = difflib.get_close_matches(str(err["loc"][-1]), sorted(_known_keys(err["loc"])), n=1)
+            parts.append(f"unknown key {loc!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         elif err["type"] == "missing":
             parts.append(f"missing required key {loc!r}")
         else:
