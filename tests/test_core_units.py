@@ -269,6 +269,10 @@ def test_config_errors_name_the_key(tmp_path):
         ConfigError, match=r"unknown key 'models\.0\.bach_size' \(did you mean 'batch_size'\?\)"
     ):
         from_task_config({"datasets": ["gsm8k"], "models": [{"path": "m", "bach_size": 4}]})
+    with pytest.raises(
+        ConfigError, match=r"unknown top-level key 'eval_confg' \(did you mean 'eval_config'\?\)"
+    ):
+        from_task_config({"eval_backend": "OpenCompass", "eval_confg": {"datasets": ["gsm8k"]}})
     with pytest.raises(ConfigError, match=r"unknown key 'models\.0\.zzz'$"):  # nothing close: no guess
         from_task_config({"datasets": ["gsm8k"], "models": [{"path": "m", "zzz": 4}]})
     with pytest.raises(ConfigError, match=r"unknown key 'lmit' \(did you mean 'limit'\?\)"):

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -219,13 +220,19 @@ def _known_keys(loc: tuple[Any, ...]) -> set[str]:
     return known | (IGNORED_MODEL_KEYS if model is ModelConfig else IGNORED_TASK_KEYS)
 
 
+def _unknown_key(name: str, known: Sequence[str], last: str | None = None, what: str = "key") -> str:
+    """The message for an unknown key, naming the nearest accepted key if one is close
+    (compared with `last`, the key's own name, when `name` is a dotted location)."""
+    close = difflib.get_close_matches(last or name, known, n=1)
+    return f"unknown {what} {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
 def _format_validation_error(exc: ValidationError, where: str) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(str(err["loc"][-1]), sorted(_known_keys(err["loc"])), n=1)
-            parts.append(f"unknown key {loc!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            parts.append(_unknown_key(loc, sorted(_known_keys(err["loc"])), str(err["loc"][-1])))
         elif err["type"] == "missing":
             parts.append(f"missing required key {loc!r}")
         else:
@@ -274,14 +281,14 @@ def from_task_config(task_cfg: dict[str, Any] | str | Path, where: str = "") -> 
             raise ConfigError(
                 f"eval_backend {backend!r} is not supported; compasslite runs 'OpenCompass' tasks"
             )
+        outer_keys = ("eval_config", "work_dir", "limit", "data_dir")
+        extra = sorted(map(str, set(cfg) - set(outer_keys)))
+        if extra:
+            unknown = [_unknown_key(k, outer_keys, what="top-level key") for k in extra]
+            raise ConfigError(f"invalid config{where}: " + "; ".join(unknown))
         inner = cfg.pop("eval_config", None)
         if not isinstance(inner, dict):
             raise ConfigError(f"invalid config{where}: 'eval_config' must be a mapping")
-        outer_extra = set(cfg) - {"work_dir", "limit", "data_dir"}
-        if outer_extra:
-            raise ConfigError(
-                f"invalid config{where}: unknown top-level key(s) {sorted(map(str, outer_extra))}"
-            )
         merged = {**{k: v for k, v in cfg.items()}, **inner}
         cfg = merged
     ignored = sorted(k for k in cfg if k in IGNORED_TASK_KEYS)
