@@ -6,6 +6,7 @@ Every reader names the file (and line, for line-based formats) when something is
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -86,22 +87,28 @@ def read_json(path: Path) -> Any:
         raise DataError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
 
 
-def read_csv(path: Path, *, header: bool, min_fields: int = 0) -> list[list[str]]:
-    """CSV records (standard quoting; fields may hold newlines). Without `header` every record is data."""
-    text = read_text(path)
-    reader = csv.reader(text.splitlines(keepends=True) if "\r" in text else text.split("\n"))
-    records: list[list[str]] = []
+def iter_csv(path: Path, *, delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
+    """(line number, record) for each non-blank CSV record, read as OpenCompass reads it:
+    the file opened in Python's text mode (CR LF and lone CR become LF) and parsed by the
+    csv module, so a quoted field keeps its line breaks. A malformed record is a DataError
+    at file:line."""
+    text = read_text(path).replace("\r\n", "\n").replace("\r", "\n")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for rec in reader:
-            if not rec:
-                continue
-            if min_fields and len(rec) < min_fields:
-                raise DataError(
-                    f"{path}:{reader.line_num}: expected at least {min_fields} fields, found {len(rec)}"
-                )
-            records.append(rec)
+            if rec:
+                yield reader.line_num, rec
     except csv.Error as exc:
         raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+
+
+def read_csv(path: Path, *, header: bool, min_fields: int = 0) -> list[list[str]]:
+    """CSV records (see iter_csv). Without `header` every record is data."""
+    records: list[list[str]] = []
+    for line, rec in iter_csv(path):
+        if min_fields and len(rec) < min_fields:
+            raise DataError(f"{path}:{line}: expected at least {min_fields} fields, found {len(rec)}")
+        records.append(rec)
     if header:
         records = records[1:]
     if not records:

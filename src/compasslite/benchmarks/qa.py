@@ -7,15 +7,13 @@ themselves, so `Subset.extract` is the identity and all the work happens in `sco
 from __future__ import annotations
 
 import ast
-import csv
-import io
 import re
 import string
 from pathlib import Path
 from typing import Any
 
 from ..benchmark import Benchmark, Subset, register
-from ..data import iter_jsonl, missing_fields, read_text, require
+from ..data import iter_csv, iter_jsonl, missing_fields, require
 from ..errors import DataError
 from ..extract import general_postprocess
 from ..types import Score, Turn
@@ -46,31 +44,18 @@ def read_qa_tsv(path: Path) -> list[dict[str, Any]]:
     The file is parsed by the csv module (tab delimiter, standard double-quote quoting, lines
     split as Python's text mode does); the second field is a Python literal list of answer
     strings. Every record must have exactly two fields."""
-    text = read_text(path).replace("\r\n", "\n").replace("\r", "\n")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
     rows: list[dict[str, Any]] = []
-    try:
-        for record in reader:
-            if not record:  # a blank line
-                continue
-            where = f"{path}:{reader.line_num}"
-            if len(record) != 2:
-                raise DataError(
-                    f"{where}: expected 2 tab-separated fields (question, answers), found {len(record)}"
-                )
-            try:
-                answers = ast.literal_eval(record[1])
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                raise DataError(
-                    f"{where}: the answers field is not a Python list literal: {record[1][:80]!r}"
-                ) from None
-            if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-                raise DataError(
-                    f"{where}: the answers field must be a list of strings, got {record[1][:80]!r}"
-                )
-            rows.append({"question": record[0], "answer": answers})
-    except csv.Error as exc:
-        raise DataError(f"{path}:{reader.line_num}: malformed tab-separated record ({exc})") from None
+    for line, record in iter_csv(path, delimiter="\t"):
+        where = f"{path}:{line}"
+        if len(record) != 2:
+            raise DataError(f"{where}: expected 2 tab-separated fields (question, answers), found {len(record)}")
+        try:
+            answers = ast.literal_eval(record[1])
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise DataError(f"{where}: the answers field is not a Python list literal: {record[1][:80]!r}") from None
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise DataError(f"{where}: the answers field must be a list of strings, got {record[1][:80]!r}")
+        rows.append({"question": record[0], "answer": answers})
     if not rows:
         raise DataError(f"{path}: the file has no records")
     return rows
