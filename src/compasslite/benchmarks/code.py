@@ -257,6 +257,11 @@ MBPP_TEMPLATE: tuple[Turn, ...] = (
     Turn.bot("[BEGIN]\n"),
 )
 
+def _literal_in(literal: str, pattern: str) -> bool:
+    """Whether a pattern of MBPP_PATTERNS requires `literal` (written escaped or plain)."""
+    return re.escape(literal).replace("\\`", "`") in pattern
+
+
 # B.13: tried in order with DOTALL; group 1 of the first that matches.
 MBPP_PATTERNS: tuple[str, ...] = (
     r"\[BEGIN\]\s*'(.*)'\s*\[DONE\]",
@@ -281,11 +286,21 @@ MBPP_PATTERNS: tuple[str, ...] = (
     r"'(.*)'\s*\[DONE\]",
 )
 _MBPP_COMPILED = tuple(re.compile(p, re.DOTALL) for p in MBPP_PATTERNS)
+# The literals each pattern needs. Several patterns start with a group or `.*`, which Python's
+# regex engine retries from every position: on a long reply without the literal that is
+# quadratic (2 s for a 28 kB reply). A pattern whose literal is absent cannot match, so it
+# is skipped without a search; the result is unchanged.
+_MBPP_LITERALS = tuple(
+    tuple(lit for lit in ("[BEGIN]", "BEGIN", "[DONE]", "DONE", "```python", "```") if _literal_in(lit, p))
+    for p in MBPP_PATTERNS
+)
 _DONE = re.compile(r"'?\s*\[?DONE\]?")
 
 
 def _mbpp_match(text: str) -> str:
-    for pattern in _MBPP_COMPILED:
+    for pattern, literals in zip(_MBPP_COMPILED, _MBPP_LITERALS, strict=True):
+        if not all(lit in text for lit in literals):
+            continue
         match = pattern.search(text)
         if match:
             return match.group(1)
