@@ -9,7 +9,7 @@ from typing import Any
 from compasslite import benchmark
 from compasslite.config import RunConfig, from_task_config
 from compasslite.runner import Plan, load_plans
-from oracles import all_oracles
+from oracles import all_oracles, raw
 
 
 def config(
@@ -44,6 +44,8 @@ def oracle_mapping(
 ) -> tuple[dict[str, str], dict[str, list[bool]]]:
     """{prompt text: reply} for every selected sample, and which samples got the right reply."""
     oracles = all_oracles()
+    if cfg.data_dir:
+        raw.register_data_dir(Path(cfg.data_dir))  # the oracles read gold answers from raw files
     mapping: dict[str, str] = {}
     truth: dict[str, list[bool]] = {}
     model = cfg.models[0]

@@ -10,6 +10,7 @@ import pytest
 from compasslite import benchmark
 from compasslite.runner import execute
 from compasslite.testing import oracle
+from conftest import REAL_DATA
 from helpers import config, oracle_mapping, plans_for
 from oracles import all_oracles, expected_scorers
 
@@ -26,9 +27,28 @@ def test_every_registered_dataset_has_an_oracle():
     assert not missing, f"datasets without oracles: {missing}"
 
 
+def _skip_without_files(names: list[str], data) -> None:
+    """Datasets whose files exist only in the real data (mmlu, ceval, bbh, agieval and
+    GaokaoBench have fixtures for a few subsets only) cannot run without it: skip, naming what
+    is missing. With the real data present a missing file stays a failure."""
+    if REAL_DATA.is_dir():
+        return
+    missing = [
+        f"{name}: {sub.abbr} ({rel})"
+        for name in names
+        for sub in benchmark.get(name).subsets
+        for rel in sub.files
+        if not (data / rel).is_file()
+    ]
+    if missing:
+        more = f" and {len(missing) - 1} more file(s)" if len(missing) > 1 else ""
+        pytest.skip(f"real data not found at {REAL_DATA}; the fixtures lack {missing[0]}{more}")
+
+
 @pytest.mark.parametrize("name", _names())
 def test_contract(name, tmp_path, fake_server, merged_data):
     data = merged_data
+    _skip_without_files([name], data)
     cfg = config([name], data, tmp_path / "right", limit=LIMIT)
     plans = plans_for(cfg)
     assert plans, f"{name}: nothing loaded from {data}"
@@ -79,6 +99,7 @@ def test_the_whole_suite_in_one_run_gives_one_summary(tmp_path, fake_server, mer
     from compasslite.benchmark import SUITE
 
     assert list(benchmark.available()) == list(SUITE), "not all 48 datasets are registered"
+    _skip_without_files(list(SUITE), merged_data)
     cfg = config(list(SUITE), merged_data, tmp_path, limit=2)
     plans = plans_for(cfg)
     assert len(plans) == 241

@@ -5,6 +5,9 @@ Replies are written the way a Chinese chat model answers ("答案是 B", "B. 蕴
 a short reason and then the letter). All of these datasets use the first-capital extractor
 (any uppercase character counts), so every reply below puts the option letter before any
 other uppercase character; the option text after it may contain anything.
+
+The gold letter comes from the raw data file and the spec's label tables (oracles/raw.py),
+never from the product's loaded label or reference; the option texts are the spec's prompts.
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from compasslite.benchmarks.fewclue import TNEWS_CLASSES
+from . import raw
+
+# tnews (C.37): the fifteen options exactly as the prompt lists them
+_TNEWS_OPTIONS = (
+    "农业新闻 旅游新闻 游戏新闻 科技类别公司新闻 体育类别新闻 初升高教育新闻 娱乐圈新闻 投资资讯 军事类别常识 "
+    "车辆新闻 楼市新闻 环球不含中国类别新闻 书籍文化历史类别新闻 故事类别新闻 股票市场类别新闻"
+).split()
 
 # letter -> option text as shown in the prompt, per dataset (chid and C3 take it from the row)
 _FIXED_OPTIONS: dict[str, dict[str, str]] = {
@@ -25,7 +34,7 @@ _FIXED_OPTIONS: dict[str, dict[str, str]] = {
     "bustm": {"A": "无关", "B": "相关"},
     "afqmc": {"A": "不完全一致", "B": "完全一致"},
     "ocnli_fc": {"A": "对", "B": "错", "C": "可能"},
-    "tnews": {letter: text for letter, text in TNEWS_CLASSES.values()},
+    "tnews": dict(zip("ABCDEFGHIJKLMNO", _TNEWS_OPTIONS, strict=True)),
 }
 
 
@@ -55,8 +64,19 @@ def _style(styles: tuple[str, ...], row: dict[str, Any]) -> str:
     return styles[zlib.crc32(repr(sorted(row.items(), key=str)).encode("utf-8")) % len(styles)]
 
 
+NAMES = ("cluewsc", "ocnli", "csl", "cmnli", "eprstmt", "chid", "bustm", "afqmc", "ocnli_fc", "C3", "tnews")
+
+
+def _name_of(abbr: str) -> str:
+    """The dataset of a sub-dataset abbr (`ocnli_fc-dev` -> ocnli_fc, `csl_test` -> csl)."""
+    return max((n for n in NAMES if abbr.startswith(n)), key=len)
+
+
 def gold_letter(subset: Any, row: dict[str, Any]) -> str:
-    return subset.reference_of(row)
+    """The gold option letter of `row`, from its raw record (spec label tables)."""
+    name = _name_of(subset.abbr)
+    column = {"chid": "answer", "tnews": "label_desc2"}.get(name, "label")
+    return raw.gold(name, subset.abbr, row, column)
 
 
 def wrong_letter(name: str, subset: Any, row: dict[str, Any]) -> str:
@@ -80,7 +100,5 @@ def _wrong(name: str) -> Callable[[Any, dict[str, Any]], str]:
 
     return reply
 
-
-NAMES = ("cluewsc", "ocnli", "csl", "cmnli", "eprstmt", "chid", "bustm", "afqmc", "ocnli_fc", "C3", "tnews")
 
 ORACLES = {name: (_right(name), _wrong(name)) for name in NAMES}

@@ -10,10 +10,104 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from compasslite.benchmarks.agieval import KINDS as AGIEVAL_KINDS
-from compasslite.benchmarks.bbh import mcq_postprocess
-from compasslite.benchmarks.gaokao import QUESTION_TYPES as GAOKAO_TYPES
-from compasslite.benchmarks.gaokao import SCORED_TYPES as GAOKAO_SCORED
+from . import raw
+
+# ---------------------------------------------------------------------------------------------
+# Tables from the spec (C.16, C.34, C.44), written out here rather than taken from the product
+
+# bbh: the 10 free-form tasks; the other 17 are multiple-choice (C.16)
+BBH_FREEFORM = frozenset(
+    f"bbh-{task}"
+    for task in (
+        "multistep_arithmetic_two",
+        "navigate",
+        "dyck_languages",
+        "word_sorting",
+        "sports_understanding",
+        "boolean_expressions",
+        "object_counting",
+        "formal_fallacies",
+        "causal_judgement",
+        "web_of_lies",
+    )
+)
+
+# agieval: subset types (C.34); every other subset is single-choice
+_AGIEVAL_MULTI = frozenset({"agieval-gaokao-physics", "agieval-jec-qa-kd", "agieval-jec-qa-ca"})
+_AGIEVAL_CLOZE = frozenset({"agieval-gaokao-mathcloze", "agieval-math"})
+AGIEVAL_ABBRS = tuple(
+    f"agieval-{n}"
+    for n in (
+        "gaokao-chinese gaokao-english gaokao-geography gaokao-history gaokao-biology gaokao-chemistry "
+        "gaokao-mathqa logiqa-zh lsat-ar lsat-lr lsat-rc logiqa-en sat-math sat-en sat-en-without-passage "
+        "aqua-rat gaokao-physics jec-qa-kd jec-qa-ca gaokao-mathcloze math"
+    ).split()
+)
+
+
+def agieval_kind(abbr: str) -> str:
+    assert abbr in AGIEVAL_ABBRS, abbr
+    return "multi" if abbr in _AGIEVAL_MULTI else "cloze" if abbr in _AGIEVAL_CLOZE else "single"
+
+
+# GaokaoBench: question type per subset (C.44); only the first 14 are scored (B.17)
+GAOKAO_TYPES: dict[str, str] = {
+    f"GaokaoBench_{k}": v
+    for k, v in {
+        "2010-2022_Math_II_MCQs": "single_choice",
+        "2010-2022_Math_I_MCQs": "single_choice",
+        "2010-2022_History_MCQs": "single_choice",
+        "2010-2022_Biology_MCQs": "single_choice",
+        "2010-2022_Political_Science_MCQs": "single_choice",
+        "2010-2022_Physics_MCQs": "multi_choice",
+        "2010-2022_Chemistry_MCQs": "single_choice",
+        "2010-2013_English_MCQs": "single_choice",
+        "2010-2022_Chinese_Modern_Lit": "multi_question_choice",
+        "2010-2022_English_Fill_in_Blanks": "multi_question_choice",
+        "2012-2022_English_Cloze_Test": "five_out_of_seven",
+        "2010-2022_Geography_MCQs": "multi_question_choice",
+        "2010-2022_English_Reading_Comp": "multi_question_choice",
+        "2010-2022_Chinese_Lang_and_Usage_MCQs": "multi_question_choice",
+        "2010-2022_Math_I_Fill-in-the-Blank": "cloze",
+        "2010-2022_Math_II_Fill-in-the-Blank": "cloze",
+        "2010-2022_Chinese_Language_Famous_Passages_and_Sentences_Dictation": "cloze",
+        "2014-2022_English_Language_Cloze_Passage": "cloze",
+        "2010-2022_Geography_Open-ended_Questions": "subjective",
+        "2010-2022_Chemistry_Open-ended_Questions": "subjective",
+        "2010-2022_Math_I_Open-ended_Questions": "subjective",
+        "2010-2022_History_Open-ended_Questions": "subjective",
+        "2010-2022_Biology_Open-ended_Questions": "subjective",
+        "2010-2022_Math_II_Open-ended_Questions": "subjective",
+        "2010-2022_Physics_Open-ended_Questions": "subjective",
+        "2010-2022_Political_Science_Open-ended_Questions": "subjective",
+        "2012-2022_English_Language_Error_Correction": "correction",
+        "2010-2022_Chinese_Language_Ancient_Poetry_Reading": "subjective",
+        "2010-2022_Chinese_Language_Practical_Text_Reading": "subjective",
+        "2010-2022_Chinese_Language_Literary_Text_Reading": "subjective",
+        "2010-2022_Chinese_Language_Classical_Chinese_Reading": "subjective",
+        "2010-2022_Chinese_Language_Language_and_Writing_Skills_Open-ended_Questions": "subjective",
+    }.items()
+}
+GAOKAO_SCORED = frozenset({"single_choice", "multi_choice", "multi_question_choice", "five_out_of_seven"})
+
+
+def bbh_mcq_postprocess(text: str) -> str:
+    """B.14 `bbh_mcq_postprocess` (applied to references too): the part after the first
+    `answer is ` (up to a second one), then the letter of the first `(X)`, else the first
+    capital, else the text unchanged."""
+    if "answer is " in text:
+        text = text.split("answer is ")[1].strip()
+    match = re.search(r"\(([A-Z])\)*", text)
+    if match:
+        return match.group(1)
+    match = re.search(r"[A-Z]", text)
+    return match.group(0) if match else text
+
+
+def agieval_gold(subset: Any, row: dict[str, Any]) -> Any:
+    """The raw record's label (C.34: letters joined, or the cloze answer)."""
+    return raw.gold("agieval", subset.abbr, row, "label")
+
 
 # ---------------------------------------------------------------------------------------------
 # bbh
@@ -31,7 +125,7 @@ _BBH_FLIP = {
 
 
 def _is_mcq(subset: Any) -> bool:
-    return subset.reference is not None  # multiple-choice tasks post-process their references
+    return subset.abbr not in BBH_FREEFORM
 
 
 def _bbh_right(subset: Any, row: dict[str, Any]) -> str:
@@ -59,7 +153,7 @@ def _bbh_wrong_freeform(target: str) -> str:
 def _bbh_wrong(subset: Any, row: dict[str, Any]) -> str:
     target = row["target"]
     if _is_mcq(subset):
-        gold = mcq_postprocess(target)
+        gold = bbh_mcq_postprocess(target)
         wrong = f"({'B' if gold == 'A' else 'A'})"
     else:
         wrong = _bbh_wrong_freeform(target)
@@ -71,8 +165,8 @@ def _bbh_wrong(subset: Any, row: dict[str, Any]) -> str:
 
 
 def _agieval_right(subset: Any, row: dict[str, Any]) -> str:
-    kind = AGIEVAL_KINDS[subset.abbr]
-    label = row["label"]
+    kind = agieval_kind(subset.abbr)
+    label = agieval_gold(subset, row)
     if kind == "cloze":
         return "Let me work it out step by step.\nThe answer is therefore $\\boxed{" + str(label) + "}$."
     if kind == "multi":
@@ -86,8 +180,8 @@ def _agieval_right(subset: Any, row: dict[str, Any]) -> str:
 
 
 def _agieval_wrong(subset: Any, row: dict[str, Any]) -> str:
-    kind = AGIEVAL_KINDS[subset.abbr]
-    label = row["label"]
+    kind = agieval_kind(subset.abbr)
+    label = agieval_gold(subset, row)
     if kind == "cloze":
         return "I am not sure, but my best guess is $\\boxed{-98765.4321}$."
     if kind == "multi":
@@ -168,7 +262,7 @@ _A_TO_D_RUN = re.compile(r"[A-D]+")
 
 def agieval_reachable(abbr: str, label: Any) -> bool:
     """Whether any reply at all can be scored right for this agieval reference."""
-    kind = AGIEVAL_KINDS[abbr]
+    kind = agieval_kind(abbr)
     if label is None:
         return False  # compares as the string "None", which no extractor returns
     if kind == "single":
@@ -203,7 +297,9 @@ def expected_score(name: str, subset: Any, rows: list[dict[str, Any]], right: li
         return 100.0 * earned / total
     if name == "agieval":
         good = sum(
-            1 for r, ok in zip(rows, right, strict=True) if ok and agieval_reachable(subset.abbr, r["label"])
+            1
+            for r, ok in zip(rows, right, strict=True)
+            if ok and agieval_reachable(subset.abbr, agieval_gold(subset, r))
         )
         return 100.0 * good / n
     return 100.0 * sum(right) / n

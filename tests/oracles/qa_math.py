@@ -1,11 +1,16 @@
-"""Oracles for math, nq, triviaqa, lambada, ReCoRD, CMRC and DRCD."""
+"""Oracles for math, nq, triviaqa, lambada, ReCoRD, CMRC and DRCD.
+
+math's gold is the last boxed expression of the raw record's solution (B.10, oracles/raw.py);
+the other datasets' golds are raw answer columns. The normalisation the wrong replies must
+avoid is the spec's (B.4, B.7), reimplemented in oracles/raw.py.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from compasslite.benchmarks.qa import normalize_reference, nq_normalize_reply, triviaqa_normalize_reply
+from .raw import gold, normalize_reference, nq_normalize_reply, triviaqa_normalize_reply
 
 # --------------------------------------------------------------------------------------
 # math: a short derivation ending in a boxed answer written differently from the reference
@@ -23,11 +28,15 @@ def math_variant(reference: str) -> str:
     return reference
 
 
+def _math_gold(subset: Any, row: dict[str, Any]) -> str:
+    return gold("math", subset.abbr, row, "solution")
+
+
 def _math_right(subset: Any, row: dict[str, Any]) -> str:
     return (
         "Let me work through the problem step by step.\n\n"
         "Setting up the relevant relations and simplifying carefully gives the result.\n\n"
-        f"So the final answer is $\\boxed{{{math_variant(row['solution'])}}}$."
+        f"So the final answer is $\\boxed{{{math_variant(_math_gold(subset, row))}}}$."
     )
 
 
@@ -40,7 +49,7 @@ def math_wrong_answer(reference: str) -> str:
 def _math_wrong(subset: Any, row: dict[str, Any]) -> str:
     return (
         "Let me work through the problem step by step.\n\n"
-        f"After simplifying, the answer is $\\boxed{{{math_wrong_answer(row['solution'])}}}$."
+        f"After simplifying, the answer is $\\boxed{{{math_wrong_answer(_math_gold(subset, row))}}}$."
     )
 
 
