@@ -70,6 +70,12 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--code-extraction", choices=["opencompass", "robust"], help="humaneval/mbpp reply extraction"
     )
+    p.add_argument(
+        "--think",
+        choices=["auto", "strip", "keep"],
+        help="thinking models: score the text after </think> (auto, default), drop every <think> block "
+        "(strip), or score the whole reply as OpenCompass does (keep)",
+    )
     p.add_argument("--no-progress", action="store_true")
     dl = p.add_mutually_exclusive_group()
     dl.add_argument("--yes", "-y", dest="download", action="store_true", default=None,
@@ -92,7 +98,8 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
     if args.datasets:
         cfg["datasets"] = args.datasets
     for attr, key in (("limit", "limit"), ("limit_mode", "limit_mode"), ("data_dir", "data_dir"),
-                      ("work_dir", "work_dir"), ("concurrency", "concurrency"), ("code_extraction", "code_extraction")):  # fmt: skip
+                      ("work_dir", "work_dir"), ("concurrency", "concurrency"), ("code_extraction", "code_extraction"),
+                      ("think", "think")):  # fmt: skip
         if getattr(args, attr) is not None:
             cfg[key] = getattr(args, attr)
     if args.download is not None:
@@ -209,6 +216,8 @@ def cmd_serve_fake(args: argparse.Namespace) -> int:
         argv += ["--oracle", args.oracle]
     for f in args.fault:
         argv += ["--fault", f]
+    if args.reasoning:
+        argv += ["--reasoning", args.reasoning]
     fake_main(argv)
     return 0
 
@@ -265,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault", action="append", default=[], help="KIND=RATE (error_503=0.3, rate_429=0.1, drop=0.05, ...)"
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--reasoning",
+        choices=["inline", "open", "field"],
+        help="answer as a thinking model: <think>...</think> in the reply (inline), R1-style with the "
+        "block opened by the template (open), or a separate reasoning_content field (field)",
+    )
     p.set_defaults(func=cmd_serve_fake)
 
     p = sub.add_parser("serve", help="serve the embedded local model over an OpenAI-compatible API")

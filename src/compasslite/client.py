@@ -274,7 +274,8 @@ class Client:
         try:
             obj = orjson.loads(body)
             choice = obj["choices"][0]
-            content = choice["message"]["content"] if self.endpoint.chat else choice["text"]
+            message = choice["message"] if self.endpoint.chat else choice
+            content = message["content"] if self.endpoint.chat else choice["text"]
         except orjson.JSONDecodeError:
             raise TransientError(f"reply body is not JSON: {_short(self._text(body), 120)}") from None
         except (KeyError, IndexError, TypeError):
@@ -284,11 +285,14 @@ class Client:
         if content is None:
             raise TransientError("reply content is null")
         usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else None
+        # vLLM/SGLang with a reasoning parser: `reasoning_content` (`reasoning` in newer vLLM).
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
         return Reply(
             text=str(content).strip(),  # OpenCompass strips replies before anything else
             finish_reason=choice.get("finish_reason"),
             latency_s=time.monotonic() - started,
             usage=usage,
+            reasoning=reasoning if isinstance(reasoning, str) and reasoning else None,
         )
 
     def _backoff(self, failures: int, exc: BaseException | None) -> float:

@@ -124,6 +124,9 @@ class RunConfig(BaseModel):
     concurrency: int | None = Field(default=None, ge=1)
     groups: bool = True  # add group-average rows to the summary
     code_extraction: Literal["opencompass", "robust"] = "opencompass"
+    # Which part of a reply is scored: after the thinking (auto, strip) or all of it as
+    # OpenCompass does (keep); see reasoning.py.
+    think: Literal["auto", "strip", "keep"] = "auto"
     download: bool | None = None  # fetch absent datasets: True always, False never, None ask at a terminal
     progress: bool = True
 

@@ -29,6 +29,7 @@ from .data import default_data_dir
 from .errors import CompassliteError, DataError, MissingDataError, ServerError
 from .progress import ProgressBoard
 from .prompt import render_sample
+from .reasoning import answer_part
 from .rundir import RecordWriter, RunDir, atomic_write, read_records, write_json
 from .types import DatasetResult, Prompt, Record
 
@@ -133,11 +134,16 @@ def fetch_missing_data(benchmarks: list[Benchmark], data_dir: Path, download: bo
 
 
 # ------------------------------------------------------------------ scoring
-def score_plan(plan: Plan, records: dict[tuple[str, int], Record]) -> DatasetResult:
-    """A pure function of stored replies and the data: rescoring needs no server."""
+def score_plan(plan: Plan, records: dict[tuple[str, int], Record], think: str = "auto") -> DatasetResult:
+    """A pure function of stored replies and the data: rescoring needs no server.
+
+    `think` picks the part of each reply that is scored (see reasoning.py); `keep` scores
+    the whole reply, as OpenCompass does."""
     sub = plan.subset
     answered_idx: list[int] = []
     predictions: list[str] = []
+    unfinished: list[bool] = []
+    raw: list[str] = []
     errors = 0
     missing = 0
     messages: Counter[str] = Counter()
@@ -146,8 +152,11 @@ def score_plan(plan: Plan, records: dict[tuple[str, int], Record]) -> DatasetRes
         if rec is None:
             missing += 1
         elif rec.answered:
+            part = answer_part(rec.prediction or "", think, finish_reason=rec.finish_reason, reasoning=rec.reasoning)
             answered_idx.append(idx)
-            predictions.append(rec.prediction or "")
+            predictions.append(part.text)
+            unfinished.append(part.unfinished)
+            raw.append(rec.prediction or "")
         else:
             errors += 1
             messages[rec.error or "unknown error"] += 1
@@ -159,6 +168,7 @@ def score_plan(plan: Plan, records: dict[tuple[str, int], Record]) -> DatasetRes
         errors=errors,
         missing=missing,
         error_messages=dict(messages),
+        unfinished=sum(unfinished),
     )
     if not answered_idx:
         return result
@@ -171,10 +181,14 @@ def score_plan(plan: Plan, records: dict[tuple[str, int], Record]) -> DatasetRes
     for k, idx in enumerate(answered_idx):
         entry: dict[str, Any] = {
             "index": idx,
-            "prediction": predictions[k],
+            "prediction": raw[k],
             "answer": answers[k],
             "reference": references[k],
         }
+        if predictions[k] != raw[k]:
+            entry["scored_text"] = predictions[k]  # the reply without its thinking
+        if unfinished[k]:
+            entry["unfinished_reasoning"] = True
         if k < len(score.details):
             entry.update(score.details[k])
         details.append(entry)
@@ -183,7 +197,11 @@ def score_plan(plan: Plan, records: dict[tuple[str, int], Record]) -> DatasetRes
 
 
 def write_outputs(
-    run_dir: RunDir, model: str, plans: list[Plan], records: dict[tuple[str, int], Record]
+    run_dir: RunDir,
+    model: str,
+    plans: list[Plan],
+    records: dict[tuple[str, int], Record],
+    think: str = "auto",
 ) -> dict[str, DatasetResult]:
     results: dict[str, DatasetResult] = {}
     for plan in plans:
@@ -202,7 +220,7 @@ def write_outputs(
                 entry["error"] = rec.error
             predictions[str(pos)] = entry
         write_json(run_dir.predictions_path(model, sub.abbr), predictions)
-        res = score_plan(plan, records)
+        res = score_plan(plan, records, think)
         results[sub.abbr] = res
         body: dict[str, Any] = dict(res.metrics) if res.metrics else {"error": "No predictions found."}
         body["samples"] = {
@@ -210,6 +228,7 @@ def write_outputs(
             "scored": res.answered,
             "failed_requests": res.errors,
             "not_requested": res.missing,
+            "unfinished_reasoning": res.unfinished,
         }
         if res.error_messages:
             body["failed_request_messages"] = res.error_messages
@@ -297,6 +316,7 @@ async def infer_model(
                         attempts=reply.attempts,
                         latency_s=round(reply.latency_s, 4),
                         usage=reply.usage,
+                        reasoning=reply.reasoning,
                     )
                 writer.append(rec)
                 done[(sub.abbr, idx)] = rec
@@ -501,7 +521,9 @@ def execute(
         with code_extraction(run_cfg.code_extraction):
             for model in run_cfg.models:
                 if model.name in all_records:
-                    results[model.name] = write_outputs(run_dir, model.name, plans, all_records[model.name])
+                    results[model.name] = write_outputs(
+                        run_dir, model.name, plans, all_records[model.name], run_cfg.think
+                    )
         summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
         write_summary(run_dir, summ)
         failed.pop_all()  # reached the end: not failed
@@ -528,7 +550,7 @@ def rescore(run_path: str | Path, data_dir: str | Path | None = None) -> RunOutc
     with code_extraction(run_cfg.code_extraction):
         for model in run_cfg.models:
             records = read_records(run_dir.records_path(model.name))
-            results[model.name] = write_outputs(run_dir, model.name, plans, records)
+            results[model.name] = write_outputs(run_dir, model.name, plans, records, run_cfg.think)
     summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
     write_summary(run_dir, summ)
     return RunOutcome(run_dir, results, summ)

@@ -28,6 +28,7 @@ class Summary:
     group_notes: list[str] = field(default_factory=list)  # groups skipped for missing members
     skipped: dict[str, str] = field(default_factory=dict)  # abbr -> why it was not evaluated
     errors: list[str] = field(default_factory=list)  # per-subset error counts
+    unfinished: list[str] = field(default_factory=list)  # per-subset unfinished-reasoning counts
 
     @property
     def header(self) -> list[str]:
@@ -86,6 +87,10 @@ def build(
                     summary.errors.append(
                         f"{m} / {sub.abbr}: {r.answered}/{r.total} scored; " + "; ".join(parts)
                     )
+                if r is not None and r.unfinished:
+                    summary.unfinished.append(
+                        f"{m} / {sub.abbr}: {r.unfinished} of {r.answered} replies ended inside their thinking"
+                    )
     if with_groups:
         first_metric = {sub.abbr: sub.metrics[0] for bench in benchmarks for sub in bench.subsets}
         for bench in benchmarks:
@@ -140,6 +145,9 @@ def _footer(summary: Summary) -> list[str]:
     if summary.errors:
         out.append("Samples not scored (failed requests are never counted as wrong answers):")
         out.extend(f"  {e}" for e in summary.errors)
+    if summary.unfinished:
+        out.append("Unfinished reasoning (scored as empty answers; raise --max-out-len):")
+        out.extend(f"  {u}" for u in summary.unfinished)
     if summary.skipped:
         out.append("Not evaluated (data missing):")
         out.extend(f"  {abbr}: {why}" for abbr, why in summary.skipped.items())

@@ -60,6 +60,7 @@ class Reply:
     attempts: int = 1
     latency_s: float = 0.0
     usage: dict[str, int] | None = None
+    reasoning: str | None = None  # a separate reasoning field (reasoning_content / reasoning)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Record:
     attempts: int = 1
     latency_s: float = 0.0
     usage: dict[str, int] | None = None
+    reasoning: str | None = None  # the server's separate reasoning field; never scored
 
     @property
     def answered(self) -> bool:
@@ -101,4 +103,5 @@ class DatasetResult:
     errors: int
     missing: int  # never requested (interrupted run)
     details: list[dict[str, Any]] = field(default_factory=list)
+    unfinished: int = 0  # answered, but the reply ended inside its thinking (scored as empty)
     error_messages: dict[str, int] = field(default_factory=dict)  # message -> count

@@ -62,6 +62,22 @@ def deterministic(choices: list[str]) -> Policy:
     return lambda prompt, request: choices[zlib.crc32(prompt.encode()) % len(choices)]
 
 
+# How a thinking model's reply arrives: `inline` (`<think>...</think>answer` in the content, no
+# reasoning parser), `open` (DeepSeek-R1's template opens the block in the prompt: the content
+# is `...</think>answer`), `field` (a reasoning parser: `reasoning_content` beside the answer).
+REASONING_SHAPES = ("inline", "open", "field")
+
+
+def thinking_for(prompt: str) -> str:
+    """A deterministic stretch of thinking, full of capital letters and numbers that an
+    extractor reading the whole reply would take for the answer."""
+    import zlib
+
+    n = 3 + zlib.crc32(prompt.encode()) % 5
+    step = "Okay, let me think. Option A could fit, but B mentions 12 and C says 7. Let me check D again. "
+    return (step * n).strip()
+
+
 def prompt_key(request: dict[str, Any]) -> str:
     if "messages" in request:
         return "\n".join(str(m.get("content") or "") for m in request["messages"])
@@ -106,6 +122,7 @@ class FakeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str | None = None,
+        reasoning: str | None = None,
     ):
         self.policy = policy or fixed("")
         self.model = model
@@ -115,6 +132,9 @@ class FakeServer:
         self.host = host
         self.port = port
         self.api_key = api_key
+        if reasoning not in (None, *REASONING_SHAPES):
+            raise ValueError(f"reasoning must be one of {REASONING_SHAPES}, not {reasoning!r}")
+        self.reasoning = reasoning
         self.requests: Counter[str] = Counter()  # prompt -> requests received
         self.answered: Counter[str] = Counter()  # prompt -> successful replies sent
         self.attempts: Counter[str] = Counter()
@@ -296,6 +316,8 @@ class FakeServer:
             await asyncio.sleep(self.faults.stall_s)
         text = self.policy(prompt, body)
         payload = self._completion_body(text, chat, prompt)
+        if self.reasoning:
+            self._think(payload, text, prompt, int(body.get("max_tokens") or 0), chat)
         if fault == "empty_choices":
             payload["choices"] = []
         if fault == "null_content" and chat:
@@ -315,6 +337,31 @@ class FakeServer:
             with self._lock:
                 self.answered[prompt] += 1
         return web.Response(body=raw, status=200, content_type="application/json")
+
+    def _think(self, payload: dict[str, Any], answer: str, prompt: str, max_tokens: int, chat: bool) -> None:
+        """Reshape a reply as a thinking model's. When max_tokens runs out inside the thinking
+        the reply is cut there with finish_reason `length`, as a real server cuts it."""
+        thinking = thinking_for(prompt)
+        words = _WORDS.findall(thinking)
+        cut = bool(max_tokens) and len(words) >= max_tokens
+        if cut:  # keep the first max_tokens words of the thinking
+            ends = [m.end() for m in _WORDS.finditer(thinking)]
+            thinking = thinking[: ends[max_tokens - 1]] if max_tokens > 0 else ""
+        choice = payload["choices"][0]
+        key = "message" if chat else None
+        if self.reasoning == "field" and chat:
+            choice["message"]["reasoning_content"] = thinking
+            content = "" if cut else answer
+        elif self.reasoning == "open":
+            content = thinking if cut else f"{thinking}\n</think>\n\n{answer}"
+        else:
+            content = f"<think>\n{thinking}" if cut else f"<think>\n{thinking}\n</think>\n\n{answer}"
+        if key:
+            choice["message"]["content"] = content
+        else:
+            choice["text"] = content
+        if cut:
+            choice["finish_reason"] = "length"
 
     def _completion_body(self, text: str, chat: bool, prompt: str) -> dict[str, Any]:
         choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
@@ -350,6 +397,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--context-length", type=int, default=32768)
     parser.add_argument("--fault", action="append", default=[], help="KIND=RATE, e.g. error_503=0.3")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reasoning",
+        choices=REASONING_SHAPES,
+        help="answer as a thinking model: <think>...</think> in the reply (inline), R1-style with the "
+        "block opened by the template (open), or a separate reasoning_content field (field)",
+    )
     args = parser.parse_args(argv)
     policy = fixed(args.reply)
     if args.choices:
@@ -366,6 +419,7 @@ def main(argv: list[str] | None = None) -> None:
         context_length=args.context_length,
         host=args.host,
         port=args.port,
+        reasoning=args.reasoning,
     )
     server.serve_forever(lambda url: print(f"serving {args.model} at {url}", flush=True))
 

@@ -1,0 +1,126 @@
+"""Thinking models: which part of a reply is scored (`think`), the separate reasoning field,
+and replies cut off inside their thinking, end to end through the built-in server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from compasslite.reasoning import answer_part
+from compasslite.runner import execute, rescore
+from compasslite.testing import oracle
+from helpers import config, oracle_mapping, plans_for
+
+# (reply, finish_reason, reasoning field) -> (auto, strip) as (scored text, unfinished)
+CASES = [
+    ("The answer is B.", "stop", None, ("The answer is B.", False), ("The answer is B.", False)),
+    ("<think>A? no.</think>\n\nThe answer is B.", "stop", None, ("The answer is B.", False), ("The answer is B.", False)),
+    ("<think>a</think>x<think>b</think> B", "stop", None, ("B", False), ("x B", False)),
+    ("A looks right... no.\n</think>\n\nB", "stop", None, ("B", False), ("B", False)),
+    ("<think>Option A could fit, but", "length", None, ("", True), ("", True)),
+    ("  <think>Option A", "stop", None, ("", True), ("", True)),
+    ("The answer is B. <think>more", "length", None, ("The answer is B. <think>more", False), ("The answer is B.", False)),
+    ("", "length", "Option A could fit", ("", True), ("", True)),
+    ("B", "stop", "Option A could fit", ("B", False), ("B", False)),
+    ("<think></think>", "stop", None, ("", False), ("", False)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("reply,finish,reasoning,auto,strip", CASES)
+def test_answer_part(reply, finish, reasoning, auto, strip):
+    for mode, (text, unfinished) in (("auto", auto), ("strip", strip)):
+        got = answer_part(reply, mode, finish_reason=finish, reasoning=reasoning)
+        assert (got.text, got.unfinished) == (text, unfinished), mode
+    assert answer_part(reply, "keep", finish_reason=finish, reasoning=reasoning).text == reply
+
+
+DATASETS = ["gsm8k", "mmlu", "ceval", "bbh", "humaneval"]
+
+
+def _run(tmp_path, name, fake_server, data, mapping, shape, think, **kw):
+    cfg = config(DATASETS, data, tmp_path / f"{name}-{shape}-{think}", limit=3, think=think, **kw)
+    server = fake_server(oracle(mapping, "NO ORACLE REPLY"), reasoning=shape)
+    cfg.models[0].openai_api_base = server.base_url
+    return execute(cfg)
+
+
+@pytest.fixture(scope="module")
+def plain(merged_data, tmp_path_factory):
+    """The right replies, and the scores they get from a model that does not think."""
+    from compasslite.testing import FakeServer
+
+    tmp = tmp_path_factory.mktemp("plain")
+    cfg = config(DATASETS, merged_data, tmp, limit=3)
+    mapping, _ = oracle_mapping(cfg, plans_for(cfg), "right")
+    with FakeServer(oracle(mapping, "NO ORACLE REPLY")) as server:
+        cfg.models[0].openai_api_base = server.base_url
+        scores = execute(cfg).scores()["fake-model"]
+    return mapping, scores
+
+
+@pytest.mark.parametrize("shape", ["inline", "open", "field"])
+def test_auto_scores_the_answer_after_the_thinking(shape, plain, merged_data, tmp_path, fake_server):
+    mapping, expected = plain
+    out = _run(tmp_path, "auto", fake_server, merged_data, mapping, shape, "auto")
+    scores = out.scores()["fake-model"]
+    assert scores == expected
+    assert all(r.unfinished == 0 for r in out.results["fake-model"].values())
+    records = [json.loads(line) for line in out.run_dir.records_path("fake-model").read_text().splitlines()]
+    if shape == "field":  # the reasoning is kept beside the reply, never in it
+        assert all(r["reasoning"].startswith("Okay, let me think.") for r in records)
+        assert not any("<think>" in r["prediction"] or "Okay, let me" in r["prediction"] for r in records)
+    else:  # the raw reply, thinking included, is what the records and predictions keep
+        assert all("Okay, let me think." in r["prediction"] for r in records)
+
+
+@pytest.mark.parametrize("shape", ["inline", "open"])
+def test_keep_scores_the_whole_reply_as_opencompass_does(shape, plain, merged_data, tmp_path, fake_server):
+    """keep is today's (OpenCompass's) behaviour: the thinking's capital letters and numbers
+    are taken for answers, so the scores fall, and they equal scoring the raw replies directly."""
+    mapping, expected = plain
+    out = _run(tmp_path, "keep", fake_server, merged_data, mapping, shape, "keep")
+    scores = out.scores()["fake-model"]
+    run_dir = out.run_dir.root
+    for plan in plans_for(config(DATASETS, merged_data, tmp_path, limit=3)):
+        sub = plan.subset
+        preds = json.loads((run_dir / "predictions" / "fake-model" / f"{sub.abbr}.json").read_text())
+        replies = [preds[str(k)]["prediction"] for k in range(len(plan.indices))]
+        rows = [plan.rows[i] for i in plan.indices]
+        direct = sub.score([sub.extract(r) for r in replies], [sub.reference_of(r) for r in rows], rows)
+        metric = sub.metrics[0]
+        assert scores[sub.abbr][metric] == pytest.approx(direct.metrics[metric]), sub.abbr
+    # gsm8k takes the last number (the answer's), mmlu's patterns find "the answer is C" first;
+    # ceval's first-capital extractor takes the "O" of "Okay, let me think".
+    assert scores["gsm8k"]["accuracy"] == expected["gsm8k"]["accuracy"]
+    assert scores["ceval"]["naive_average"] < expected["ceval"]["naive_average"] / 2
+    # The same stored replies rescored with auto give the answers' scores: scoring is a pure
+    # function of the records and the think mode in the manifest.
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["config"]["think"] = "auto"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    assert rescore(run_dir).scores()["fake-model"] == expected
+
+
+@pytest.mark.parametrize("shape", ["inline", "field", "open"])
+def test_thinking_cut_off_by_max_tokens_is_unfinished_reasoning(
+    shape, plain, merged_data, tmp_path, fake_server
+):
+    mapping, _ = plain
+    out = _run(tmp_path, "cut", fake_server, merged_data, mapping, shape, "auto", model={"max_tokens_cap": 8})
+    results = out.results["fake-model"]
+    summary = (out.run_dir.root / f"summary/summary_{out.run_dir.root.name}.txt").read_text()
+    if shape == "open":
+        # R1-style: the template opened the block, so a reply cut inside it carries no tag at
+        # all and cannot be told from an answer; it is scored as it stands.
+        assert all(r.unfinished == 0 for r in results.values())
+        assert "Unfinished reasoning" not in summary
+        return
+    for abbr, res in results.items():
+        assert res.unfinished == res.answered == res.total, abbr
+        body = json.loads((out.run_dir.root / "results" / "fake-model" / f"{abbr}.json").read_text())
+        assert body["samples"]["unfinished_reasoning"] == res.total
+    # Scored as empty answers: nothing is right.
+    assert out.scores()["fake-model"]["gsm8k"]["accuracy"] == 0.0
+    assert out.scores()["fake-model"]["openai_humaneval"]["humaneval_pass@1"] == 0.0
+    assert "Unfinished reasoning" in summary and "ended inside their thinking" in summary
