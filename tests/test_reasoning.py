@@ -124,3 +124,104 @@ def test_thinking_cut_off_by_max_tokens_is_unfinished_reasoning(
     assert out.scores()["fake-model"]["gsm8k"]["accuracy"] == 0.0
     assert out.scores()["fake-model"]["openai_humaneval"]["humaneval_pass@1"] == 0.0
     assert "Unfinished reasoning" in summary and "ended inside their thinking" in summary
+
+
+# ------------------------------------------------------------- output budget, passthrough
+class Recorder:
+    """A policy that keeps every request body it answers."""
+
+    def __init__(self, reply: str = "The answer is A."):
+        self.bodies: list[dict] = []
+        self.reply = reply
+
+    def __call__(self, prompt: str, request: dict) -> str:
+        self.bodies.append(request)
+        return self.reply
+
+
+def test_max_out_len_overrides_the_datasets_own_and_the_run_says_so(merged_data, tmp_path, fake_server):
+    rec = Recorder()
+    server = fake_server(rec, context_length=None)
+    cfg = config(["gsm8k", "ARC_c", "bbh"], merged_data, tmp_path, limit=2,
+                 max_out_len={"gsm8k": 4096, "bbh-navigate": 300, "*": 1000},
+                 model={"openai_api_base": server.base_url})  # fmt: skip
+    out = execute(cfg)
+    asked = {}
+    for body in rec.bodies:
+        asked.setdefault(body["max_tokens"], 0)
+        asked[body["max_tokens"]] += 1
+    # gsm8k 2 x 4096; bbh-navigate 2 x 300; ARC_c and the other 26 bbh tasks 1000
+    assert asked == {4096: 2, 300: 2, 1000: 2 + 26 * 2}
+    manifest = json.loads((out.run_dir.root / "manifest.json").read_text())
+    assert manifest["datasets"]["gsm8k"]["gsm8k"]["max_out_len"] == {"fake-model": 4096}
+    assert manifest["datasets"]["bbh"]["bbh-navigate"]["max_out_len"] == {"fake-model": 300}
+    summary = (out.run_dir.root / f"summary/summary_{out.run_dir.root.name}.txt").read_text()
+    assert "Output budget (max_out_len) of fake-model: gsm8k 4096, ARC_c 1000, bbh 300/1000" in summary
+
+
+def test_without_an_override_each_dataset_keeps_its_own_budget(merged_data, tmp_path, fake_server):
+    rec = Recorder()
+    server = fake_server(rec, context_length=None)
+    cfg = config(["gsm8k", "ARC_c"], merged_data, tmp_path, limit=1, model={"openai_api_base": server.base_url})
+    out = execute(cfg)
+    assert sorted(b["max_tokens"] for b in rec.bodies) == [512, 2048]  # gsm8k's own, the model's default
+    assert "Output budget" not in (out.run_dir.root / f"summary/summary_{out.run_dir.root.name}.txt").read_text()
+
+
+def test_an_unknown_max_out_len_key_is_one_clear_error(merged_data, tmp_path):
+    from compasslite.errors import CompassliteError
+
+    cfg = config(["gsm8k"], merged_data, tmp_path, limit=1, max_out_len={"gsm8": 10})
+    with pytest.raises(CompassliteError, match="max_out_len names 'gsm8', not a dataset or sub-dataset"):
+        execute(cfg)
+    assert not any(tmp_path.iterdir())
+
+
+def test_request_options_pass_through_untouched(merged_data, tmp_path, fake_server):
+    rec = Recorder()
+    server = fake_server(rec)
+    extra = {"chat_template_kwargs": {"enable_thinking": False}, "top_p": 0.8, "top_k": 20, "min_p": 0.05,
+             "repetition_penalty": 1.05}  # fmt: skip
+    cfg = config(["ARC_c"], merged_data, tmp_path, limit=2, model={
+        "openai_api_base": server.base_url, "extra_body": extra, "stop": ["</s>", "Question:"], "seed": 7,
+        "system_prompt": "You are a careful grader."})  # fmt: skip
+    out = execute(cfg)
+    assert len(rec.bodies) == 2
+    for body in rec.bodies:
+        for key, value in extra.items():
+            assert body[key] == value
+        assert body["stop"] == ["</s>", "Question:"] and body["seed"] == 7
+        assert body["messages"][0] == {"role": "system", "content": "You are a careful grader."}
+        assert body["messages"][1]["role"] == "user" and body["messages"][1]["content"].startswith("Question:")
+    # The system prompt is part of what a stored reply belongs to: another one asks again.
+    records = out.run_dir.records_path("fake-model").read_text().splitlines()
+    without = config(["ARC_c"], merged_data, tmp_path / "b", limit=2, model={"openai_api_base": server.base_url})
+    from helpers import plans_for as plans
+
+    plan = plans(without)[0]
+    assert json.loads(records[0])["fingerprint"] != plan.prompt(plan.indices[0], without.models[0]).fingerprint
+
+
+@pytest.mark.parametrize("key", ["max_tokens", "messages", "temperature"])
+def test_extra_body_may_not_set_what_compasslite_sets(key, merged_data, tmp_path):
+    from compasslite.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"extra_body may not set '{key}'"):
+        config(["ARC_c"], merged_data, tmp_path, model={"extra_body": {key: 1}})
+
+
+def test_reasoning_preset_sets_and_says_what_it_set(merged_data, tmp_path, fake_server, caplog):
+    import argparse
+
+    from compasslite.cli import _add_run_args, _run_config_from_args
+
+    parser = argparse.ArgumentParser()
+    _add_run_args(parser)
+    args = parser.parse_args(["--datasets", "gsm8k", "--api-base", "http://127.0.0.1:9/v1", "--model", "m",
+                              "--reasoning", "--temperature", "0.7"])  # fmt: skip
+    with caplog.at_level("WARNING", logger="compasslite"):
+        cfg = _run_config_from_args(args)
+    assert cfg.think == "auto" and cfg.max_out_len == 32768
+    assert cfg.models[0].temperature == 0.7  # given explicitly: kept
+    assert cfg.models[0].extra_body == {"top_p": 0.95}
+    assert "--reasoning set: think auto, max_out_len 32768 (bounded by the server's context), top_p 0.95" in caplog.text

@@ -7,6 +7,7 @@ flag, as in OpenCompass and EvalScope) is native to argparse and awkward in clic
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from typing import Any
@@ -49,7 +50,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--rps", type=float, help="at most this many requests per second (query_per_second)")
     p.add_argument(
-        "--max-out-len", type=int, help="default max output tokens (datasets that set their own keep it)"
+        "--max-out-len",
+        type=int,
+        help="max output tokens for every dataset, overriding each dataset's own (gsm8k 512, bbh 512, ...)",
     )
     p.add_argument("--max-seq-len", type=int, help="context budget for few-shot prompts (default 4096)")
     p.add_argument("--temperature", type=float)
@@ -76,11 +79,54 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="thinking models: score the text after </think> (auto, default), drop every <think> block "
         "(strip), or score the whole reply as OpenCompass does (keep)",
     )
+    p.add_argument(
+        "--reasoning",
+        action="store_true",
+        help=f"preset for thinking models: {REASONING_PRESET_TEXT}; flags given explicitly win",
+    )
+    p.add_argument(
+        "--extra-body",
+        metavar="JSON",
+        help='merged into every request body, e.g. \'{"top_p": 0.95, "chat_template_kwargs": {"enable_thinking": false}}\'',
+    )
+    p.add_argument("--stop", action="append", help="a stop sequence (repeatable)")
+    p.add_argument("--seed", type=int, help="sampling seed sent with every request")
+    p.add_argument("--system-prompt", help="a system message before every prompt")
     p.add_argument("--no-progress", action="store_true")
     dl = p.add_mutually_exclusive_group()
     dl.add_argument("--yes", "-y", dest="download", action="store_true", default=None,
                     help="download absent datasets from OpenCompass without asking")  # fmt: skip
     dl.add_argument("--no-download", dest="download", action="store_false", help="never download data")
+
+
+# Thinking models' cards (DeepSeek-R1, Qwen3 in thinking mode) ask for temperature 0.6 and
+# top_p 0.95; their thinking needs thousands of tokens (the server's context still bounds it).
+REASONING_PRESET = {"think": "auto", "max_out_len": 32768, "temperature": 0.6, "top_p": 0.95}
+REASONING_PRESET_TEXT = (
+    "think auto, max_out_len 32768 (bounded by the server's context), temperature 0.6, top_p 0.95"
+)
+
+
+def _apply_reasoning_preset(cfg: dict[str, Any], model_over: dict[str, Any]) -> None:
+    """Fill in what neither a flag nor the config file set, and say what was set."""
+    set_: list[str] = []
+    models = cfg.get("models") or []
+    if "think" not in cfg:
+        cfg["think"] = REASONING_PRESET["think"]
+        set_.append("think auto")
+    if "max_out_len" not in cfg:
+        cfg["max_out_len"] = REASONING_PRESET["max_out_len"]
+        set_.append("max_out_len 32768 (bounded by the server's context)")
+    if "temperature" not in model_over and not any("temperature" in m for m in models):
+        model_over["temperature"] = REASONING_PRESET["temperature"]
+        set_.append("temperature 0.6")
+    extra = dict(model_over.get("extra_body") or {})
+    if "top_p" not in extra and not any("top_p" in (m.get("extra_body") or {}) for m in models):
+        extra["top_p"] = REASONING_PRESET["top_p"]
+        model_over["extra_body"] = extra
+        set_.append("top_p 0.95")
+    if set_:
+        logging.getLogger("compasslite").warning("--reasoning set: %s", ", ".join(set_))
 
 
 def _run_config_from_args(args: argparse.Namespace) -> Any:
@@ -110,11 +156,24 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
         cfg["progress"] = False
     model_over: dict[str, Any] = {}
     for attr, key in (("model", "path"), ("api_base", "openai_api_base"), ("api_key", "key"), ("is_chat", "is_chat"),
-                      ("rps", "query_per_second"), ("max_out_len", "max_out_len"), ("max_seq_len", "max_seq_len"),
+                      ("rps", "query_per_second"), ("max_seq_len", "max_seq_len"),
                       ("temperature", "temperature"), ("timeout", "timeout"), ("retries", "retries"),
-                      ("local_model", "local_model"), ("max_tokens_cap", "max_tokens_cap")):  # fmt: skip
+                      ("local_model", "local_model"), ("max_tokens_cap", "max_tokens_cap"), ("stop", "stop"),
+                      ("seed", "seed"), ("system_prompt", "system_prompt")):  # fmt: skip
         if getattr(args, attr) is not None:
             model_over[key] = getattr(args, attr)
+    if args.max_out_len is not None:
+        cfg["max_out_len"] = args.max_out_len
+    if args.extra_body is not None:
+        try:
+            extra = json.loads(args.extra_body)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--extra-body is not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(extra, dict):
+            raise ConfigError("--extra-body must be a JSON object, e.g. '{\"top_p\": 0.95}'")
+        model_over["extra_body"] = extra
+    if args.reasoning:
+        _apply_reasoning_preset(cfg, model_over)
     if args.meta_template:
         model_over["meta_template"] = "default-api-meta-template-oc"
     models = cfg.get("models") or []

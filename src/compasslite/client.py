@@ -41,6 +41,9 @@ class Endpoint:
     temperature: float = 0.0
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
+    extra_body: dict[str, Any] | None = None  # merged into every request body
+    stop: str | list[str] | None = None
+    seed: int | None = None
 
 
 class TransientError(Exception):
@@ -244,6 +247,12 @@ class Client:
             "max_tokens": max_tokens,
             "temperature": self.endpoint.temperature,
         }
+        if self.endpoint.stop is not None:
+            payload["stop"] = self.endpoint.stop
+        if self.endpoint.seed is not None:
+            payload["seed"] = self.endpoint.seed
+        if self.endpoint.extra_body:
+            payload.update(self.endpoint.extra_body)
         if self.endpoint.chat:
             payload["messages"] = messages
         else:

@@ -79,6 +79,22 @@ class ModelConfig(BaseModel):
     max_tokens_cap: int | None = Field(
         default=None, ge=1, description="upper bound on every request's max_tokens"
     )
+    # Passed through untouched with every request.
+    extra_body: dict[str, Any] | None = None  # top_p, top_k, min_p, chat_template_kwargs, ...
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    system_prompt: str | None = None  # a system message before every prompt (chat endpoints)
+
+    @field_validator("extra_body")
+    @classmethod
+    def _extra_body(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        owned = {"model": "path", "messages": None, "prompt": None, "max_tokens": "max_out_len",
+                 "temperature": "temperature", "stop": "stop", "seed": "seed"}  # fmt: skip
+        for key in v or {}:
+            if key in owned:
+                instead = f"; set {owned[key]!r} instead" if owned[key] else ""
+                raise ValueError(f"extra_body may not set {key!r}: compasslite sets it{instead}")
+        return v
 
     @field_validator("openai_api_base")
     @classmethod
@@ -127,6 +143,9 @@ class RunConfig(BaseModel):
     # Which part of a reply is scored: after the thinking (auto, strip) or all of it as
     # OpenCompass does (keep); see reasoning.py.
     think: Literal["auto", "strip", "keep"] = "auto"
+    # Output budget overriding the datasets' own (gsm8k 512, bbh 512, ...): one number for every
+    # dataset, or {dataset or sub-dataset: tokens, "*": tokens for the rest}.
+    max_out_len: int | dict[str, int] | None = None
     download: bool | None = None  # fetch absent datasets: True always, False never, None ask at a terminal
     progress: bool = True
 
@@ -135,6 +154,14 @@ class RunConfig(BaseModel):
     def _names(cls, v: Any) -> Any:
         if isinstance(v, str):
             return [s for s in re.split(r"[,\s]+", v) if s]
+        return v
+
+    @field_validator("max_out_len")
+    @classmethod
+    def _max_out_len(cls, v: Any) -> Any:
+        values = v.values() if isinstance(v, dict) else [] if v is None else [v]
+        if any(n < 1 for n in values):
+            raise ValueError("max_out_len must be at least 1")
         return v
 
     @field_validator("limit")

@@ -113,6 +113,20 @@ def render(turns: Sequence[Turn], meta_template: bool) -> Prompt:
     return Prompt(origin_prompt=origin, messages=messages, text=text, estimate=estimate, fingerprint=digest)
 
 
+def with_system_prompt(prompt: Prompt, system: str) -> Prompt:
+    """The prompt with a system message first (chat), or the system text and a LF before it
+    (completion); the fingerprint changes with it, so a resume never reuses other replies."""
+    messages = [{"role": "system", "content": system}, *prompt.messages]
+    digest = hashlib.blake2b(orjson.dumps(messages), digest_size=10).hexdigest()
+    return Prompt(
+        origin_prompt=prompt.origin_prompt,
+        messages=messages,
+        text=system + "\n" + prompt.text,
+        estimate=prompt.estimate + estimate_length(system),
+        fingerprint=digest,
+    )
+
+
 def render_sample(
     template: Sequence[Turn],
     row: dict[str, Any],

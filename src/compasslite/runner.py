@@ -28,7 +28,7 @@ from .config import DEFAULT_CONCURRENCY, ModelConfig, RunConfig, normalize_api_b
 from .data import default_data_dir
 from .errors import CompassliteError, DataError, MissingDataError, ServerError
 from .progress import ProgressBoard
-from .prompt import render_sample
+from .prompt import render_sample, with_system_prompt
 from .reasoning import answer_part
 from .rundir import RecordWriter, RunDir, atomic_write, read_records, write_json
 from .types import DatasetResult, Prompt, Record
@@ -51,7 +51,7 @@ class Plan:
 
     def prompt(self, index: int, model: ModelConfig) -> Prompt:
         sub = self.subset
-        return render_sample(
+        prompt = render_sample(
             sub.template,
             self.rows[index],
             sub.output_column,
@@ -60,6 +60,46 @@ class Plan:
             ice_rows=self.ice_rows,
             max_seq_len=model.max_seq_len,
         )
+        return with_system_prompt(prompt, model.system_prompt) if model.system_prompt else prompt
+
+
+def check_budget_keys(run_cfg: RunConfig, plans: list[Plan]) -> None:
+    """Every key of a max_out_len mapping names a dataset or sub-dataset of the run, or "*"."""
+    if not isinstance(run_cfg.max_out_len, dict):
+        return
+    known = {"*"} | {p.benchmark.name for p in plans} | {p.subset.abbr for p in plans}
+    unknown = sorted(set(run_cfg.max_out_len) - known)
+    if unknown:
+        raise CompassliteError(
+            f"max_out_len names {', '.join(map(repr, unknown))}, not a dataset or sub-dataset of this run "
+            "(use the short name, e.g. gsm8k, a sub-dataset such as ceval-law, or '*' for the rest)"
+        )
+
+
+def budget_notes(run_cfg: RunConfig, plans: list[Plan]) -> list[str]:
+    """One summary line per model saying the output budget used, when the run overrides it."""
+    if run_cfg.max_out_len is None:
+        return []
+    notes = []
+    for model in run_cfg.models:
+        per: dict[str, set[int]] = {}
+        for plan in plans:
+            per.setdefault(plan.benchmark.name, set()).add(output_budget(run_cfg, model, plan))
+        used = ", ".join(f"{name} {'/'.join(map(str, sorted(v)))}" for name, v in per.items())
+        notes.append(f"Output budget (max_out_len) of {model.name}: {used}")
+    return notes
+
+
+def output_budget(run_cfg: RunConfig, model: ModelConfig, plan: Plan) -> int:
+    """max_tokens asked for: the run's override (for this sub-dataset, this dataset, or "*"),
+    else the dataset's own, else the model's; never above the model's max_tokens_cap."""
+    over = run_cfg.max_out_len
+    if isinstance(over, dict):
+        chosen = over.get(plan.subset.abbr, over.get(plan.benchmark.name, over.get("*")))
+    else:
+        chosen = over
+    budget = chosen or plan.subset.max_out_len or model.max_out_len
+    return min(budget, model.max_tokens_cap) if model.max_tokens_cap else budget
 
 
 def template_fingerprint(sub: Subset) -> str:
@@ -277,6 +317,7 @@ async def infer_model(
     board: ProgressBoard,
     context_length: int | None,
     redact: Redactor,
+    budgets: dict[str, int] | None = None,
 ) -> None:
     """Ask the server for every pending sample, `endpoint.concurrency` at a time."""
     window = context_length or guess_context_window(model.path)
@@ -292,9 +333,12 @@ async def infer_model(
         async def worker() -> None:
             for plan, idx, prompt in work:
                 sub = plan.subset
-                max_out = sub.max_out_len or model.max_out_len
-                if model.max_tokens_cap:
-                    max_out = min(max_out, model.max_tokens_cap)
+                if budgets is not None:
+                    max_out = budgets[sub.abbr]
+                else:
+                    max_out = sub.max_out_len or model.max_out_len
+                    if model.max_tokens_cap:
+                        max_out = min(max_out, model.max_tokens_cap)
                 room = window - prompt.estimate - CONTEXT_MARGIN
                 if room <= 0:
                     rec = Record(
@@ -354,6 +398,9 @@ def make_endpoint(model: ModelConfig, run_cfg: RunConfig, api_base: str) -> Endp
         concurrency=concurrency,
         requests_per_second=model.query_per_second,
         temperature=model.temperature,
+        extra_body=model.extra_body,
+        stop=model.stop,
+        seed=model.seed,
     )
 
 
@@ -389,6 +436,7 @@ def _manifest(
             "prompt_fingerprint": template_fingerprint(plan.subset),
             "selected": len(plan.indices),
             "rows": len(plan.rows),
+            "max_out_len": {m.name: output_budget(run_cfg, m, plan) for m in run_cfg.models},
         }
     return {
         "compasslite_version": __version__,
@@ -436,6 +484,7 @@ def execute(
     fetch_missing_data(benchmarks, data_dir, run_cfg.download)
     skipped: dict[str, str] = {}
     plans = load_plans(benchmarks, data_dir, run_cfg.limit, run_cfg.limit_mode, skipped)
+    check_budget_keys(run_cfg, plans)
     url_secrets = [urlparse(m.openai_api_base or "").password for m in run_cfg.models]
     redact = Redactor([m.api_key() for m in run_cfg.models] + url_secrets)
     timings["load"] = time.perf_counter() - t0
@@ -506,7 +555,8 @@ def execute(
             board = ProgressBoard(enabled=run_cfg.progress, title=model.name, console=console)
             try:
                 with board:
-                    asyncio.run(infer_model(model, ep, plans, writer, records, board, ctx, redact))
+                    budgets = {p.subset.abbr: output_budget(run_cfg, model, p) for p in plans}
+                    asyncio.run(infer_model(model, ep, plans, writer, records, board, ctx, redact, budgets))
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -525,6 +575,7 @@ def execute(
                         run_dir, model.name, plans, all_records[model.name], run_cfg.think
                     )
         summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
+        summ.notes.extend(budget_notes(run_cfg, plans))
         write_summary(run_dir, summ)
         failed.pop_all()  # reached the end: not failed
         status = "interrupted" if interrupted else "finished"
@@ -552,6 +603,7 @@ def rescore(run_path: str | Path, data_dir: str | Path | None = None) -> RunOutc
             records = read_records(run_dir.records_path(model.name))
             results[model.name] = write_outputs(run_dir, model.name, plans, records, run_cfg.think)
     summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
+    summ.notes.extend(budget_notes(run_cfg, plans))
     write_summary(run_dir, summ)
     return RunOutcome(run_dir, results, summ)
 

@@ -29,6 +29,7 @@ class Summary:
     skipped: dict[str, str] = field(default_factory=dict)  # abbr -> why it was not evaluated
     errors: list[str] = field(default_factory=list)  # per-subset error counts
     unfinished: list[str] = field(default_factory=list)  # per-subset unfinished-reasoning counts
+    notes: list[str] = field(default_factory=list)  # run facts worth a line (overridden output budgets)
 
     @property
     def header(self) -> list[str]:
@@ -154,6 +155,7 @@ def _footer(summary: Summary) -> list[str]:
     if summary.group_notes:
         out.append("Groups left out:")
         out.extend(f"  {n}" for n in summary.group_notes)
+    out.extend(summary.notes)
     return out
 
 
