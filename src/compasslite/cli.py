@@ -277,7 +277,14 @@ def cmd_serve_fake(args: argparse.Namespace) -> int:
         argv += ["--fault", f]
     if args.reasoning:
         argv += ["--reasoning", args.reasoning]
-    fake_main(argv)
+    try:
+        fake_main(argv)
+    except OSError as exc:  # the port is taken, or the host is not ours
+        from .errors import ServerError
+
+        raise ServerError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); choose another with --port"
+        ) from None
     return 0
 
 
@@ -322,17 +329,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rescore)
 
     p = sub.add_parser("serve-fake", help="run the built-in fake OpenAI-compatible server (tests, demos)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--model", default="fake-model")
-    p.add_argument("--latency", type=float, default=0.0)
-    p.add_argument("--reply", default="The answer is A.")
-    p.add_argument("--oracle", help="JSON file {prompt text: reply}")
-    p.add_argument("--context-length", type=int, default=32768)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--model", default="fake-model", help="the model name it serves (default fake-model)")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds before each reply (default 0)")
+    p.add_argument("--reply", default="The answer is A.", help="the reply to every prompt")
+    p.add_argument("--oracle", help="JSON file {prompt text: reply}; other prompts get --reply")
+    p.add_argument(
+        "--context-length", type=int, default=32768, help="context length it reports and enforces (default 32768)"
+    )
     p.add_argument(
         "--fault", action="append", default=[], help="KIND=RATE (error_503=0.3, rate_429=0.1, drop=0.05, ...)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
     p.add_argument(
         "--reasoning",
         choices=["inline", "open", "field"],

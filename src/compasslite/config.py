@@ -198,6 +198,8 @@ def parse_limit(limit: Any) -> tuple[str, Any] | None:
     if isinstance(limit, int):
         if limit < 0:
             raise ConfigError(f"limit must not be negative (got {limit})")
+        if limit == 0:
+            raise ConfigError("limit 0 selects no rows; leave limit out to evaluate every row")
         return ("count", limit)
     if isinstance(limit, float):
         if limit.is_integer() and limit >= 1:
@@ -208,13 +210,16 @@ def parse_limit(limit: Any) -> tuple[str, Any] | None:
     if isinstance(limit, str):
         text = limit.strip()
         if re.fullmatch(r"\d+", text):
-            return ("count", int(text))
+            return parse_limit(int(text))
         if re.fullmatch(r"0?\.\d+", text):
             return parse_limit(float(text))
         m = re.fullmatch(r"\[\s*(-?\d*)\s*:\s*(-?\d*)\s*\]", text)
         if m:
             start = int(m.group(1)) if m.group(1) else None
             stop = int(m.group(2)) if m.group(2) else None
+            same_sign = start is not None and stop is not None and (start < 0) == (stop < 0)
+            if same_sign and stop <= start:  # type: ignore[operator]
+                raise ConfigError(f"limit {limit!r} selects no rows (the slice ends before it starts)")
             return ("slice", slice(start, stop))
         raise ConfigError(f"limit {limit!r} is not understood; use N, a fraction like 0.1, or '[10:20]'")
     raise ConfigError(f"limit must be a number or a string, not {type(limit).__name__}")

@@ -485,6 +485,8 @@ def execute(
     skipped: dict[str, str] = {}
     plans = load_plans(benchmarks, data_dir, run_cfg.limit, run_cfg.limit_mode, skipped)
     check_budget_keys(run_cfg, plans)
+    if plans and not any(p.indices for p in plans):
+        raise CompassliteError(f"limit {run_cfg.limit!r} selects no rows of any sub-dataset; nothing to evaluate")
     url_secrets = [urlparse(m.openai_api_base or "").password for m in run_cfg.models]
     redact = Redactor([m.api_key() for m in run_cfg.models] + url_secrets)
     timings["load"] = time.perf_counter() - t0
@@ -499,7 +501,7 @@ def execute(
                     # that is minutes per gsm8k sample. Cap replies unless the user says otherwise.
                     model.max_tokens_cap = LOCAL_DEMO_MAX_TOKENS
                     log.warning(
-                        "local demo model: replies capped at %d tokens (set max_tokens_cap to change)",
+                        "local demo model: replies capped at %d tokens (--max-tokens-cap N, or max_tokens_cap in a config, changes it)",
                         LOCAL_DEMO_MAX_TOKENS,
                     )
                 local = stack.enter_context(local_endpoint(model))
