@@ -76,3 +76,18 @@ def test_every_serve_fake_flag_has_help():
         idx = text.splitlines().index(line)
         nxt = text.splitlines()[idx + 1].strip() if idx + 1 < len(text.splitlines()) else ""
         assert len(after.split()) > 1 or (nxt and not nxt.startswith("-")), flag
+
+
+def test_resume_refuses_arguments_that_would_change_the_run(tmp_path):
+    proc = _run("run", "--resume", str(tmp_path), "--datasets", "gsm8k", "--limit", "3")
+    assert proc.returncode == 2
+    line = proc.stderr.strip()
+    assert "--resume finishes" in line and "--datasets, --limit cannot change it" in line
+    assert "only --api-base and --api-key may be given" in line and "Traceback" not in proc.stderr
+
+
+def test_resume_accepts_the_server_and_key(tmp_path):
+    # Not a run directory: the resume gets as far as opening it, so the flags were accepted.
+    proc = _run("run", "--resume", str(tmp_path), "--api-base", "http://127.0.0.1:9/v1", "--api-key", "k",
+                "--no-progress")  # fmt: skip
+    assert proc.returncode == 2 and "is not a compasslite run directory" in proc.stderr

@@ -210,6 +210,26 @@ def _print_summary(outcome: Any, console: Console) -> None:
     )
 
 
+# What a resume may change: where the server is and the key (neither is stored), and how the
+# run looks while it goes. Everything else would make the run a different one.
+_RESUME_MAY_SET = {"resume", "api_base", "api_key", "no_progress", "func", "command"}
+
+
+def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
+    from .config import ConfigError
+
+    probe = argparse.ArgumentParser()
+    _add_run_args(probe)
+    defaults = vars(probe.parse_args([]))
+    given = [k for k, v in vars(args).items() if k in defaults and k not in _RESUME_MAY_SET and v != defaults[k]]
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") if k != "config" else "a config file" for k in given)
+        raise ConfigError(
+            f"--resume finishes {args.resume} as it was configured; {flags} cannot change it "
+            "(only --api-base and --api-key may be given; start a new run for other settings)"
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .cli_extras import stdout_console
     from .rundir import RunDir
@@ -217,6 +237,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     console = stdout_console()
     if args.resume:
+        _refuse_changes_on_resume(args)
         run_dir = RunDir.open(args.resume)
         cfg = load_resume_config(run_dir)
         overrides = {
