@@ -139,24 +139,41 @@ def _by_abbr(name: str) -> Benchmark | None:
     return None
 
 
-def resolve(names: Sequence[str]) -> list[Benchmark]:
+def resolve(names: Sequence[str | dict[str, Any]]) -> list[Benchmark]:
     """Benchmarks for the names a user gave (short names, or sub-dataset report names such
-    as `ceval-law` or `lukaemon_mmlu_anatomy`), in the given order, without duplicates.
+    as `ceval-law` or `lukaemon_mmlu_anatomy`), or custom datasets (a file path, or a dict
+    with `path`; see custom.py), in the given order, without duplicates.
 
-    All unknown names are reported at once."""
+    All unknown names are reported at once; a custom file's problem stops at once."""
+    from .custom import build, looks_like_path
+
     out: list[Benchmark] = []
     problems: list[str] = []
     for name in names:
-        try:
-            bench = get(name)
-        except UnknownDatasetError as exc:
-            narrowed = _by_abbr(name)
-            if narrowed is None:
-                problems.append(str(exc))
-                continue
-            bench = narrowed
+        if isinstance(name, dict):
+            bench = build(name)
+        else:
+            try:
+                bench = get(name)
+            except UnknownDatasetError as exc:
+                narrowed = _by_abbr(name)
+                if narrowed is None and looks_like_path(name):
+                    narrowed = build(name)
+                if narrowed is None:
+                    problems.append(str(exc))
+                    continue
+                bench = narrowed
         if bench not in out:
             out.append(bench)
     if problems:
         raise UnknownDatasetError("; ".join(problems))
+    seen: dict[str, str] = {}
+    for bench in out:
+        for sub in bench.subsets:
+            if sub.abbr in seen:
+                raise UnknownDatasetError(
+                    f"two datasets are both named {sub.abbr!r} ({seen[sub.abbr]} and {bench.description or bench.name}); "
+                    "give the custom one another abbr"
+                )
+            seen[sub.abbr] = bench.description or bench.name
     return out

@@ -130,7 +130,8 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    datasets: list[str] = Field(min_length=1)
+    # Built-in names, or custom datasets: a file path, or {path, type, abbr, few_shot, metric}.
+    datasets: list[str | dict[str, Any]] = Field(min_length=1)
     models: list[ModelConfig] = Field(min_length=1)
     work_dir: str = "outputs"
     data_dir: str | None = None
@@ -153,7 +154,19 @@ class RunConfig(BaseModel):
     @classmethod
     def _names(cls, v: Any) -> Any:
         if isinstance(v, str):
-            return [s for s in re.split(r"[,\s]+", v) if s]
+            v = [s for s in re.split(r"[,\s]+", v) if s]
+        if isinstance(v, list):
+            from .custom import looks_like_path, normalise_entry
+
+            out = []
+            for entry in v:
+                if isinstance(entry, dict):
+                    out.append(normalise_entry(entry))
+                elif isinstance(entry, str) and looks_like_path(entry):
+                    out.append(normalise_entry(entry)["path"])  # absolute: a resume may start elsewhere
+                else:
+                    out.append(entry)
+            return out
         return v
 
     @field_validator("max_out_len")
