@@ -84,7 +84,8 @@ def test_run_directory_layout_and_contents(real_data, tmp_path, fake_server):
     assert preds["0"]["gold"].endswith("#### 18")
     result = json.loads((root / "results/fake-model/gsm8k.json").read_text())
     assert result["accuracy"] == pytest.approx(100 / 3)
-    assert result["samples"] == {"total": 3, "scored": 3, "failed_requests": 0, "not_requested": 0}
+    assert result["samples"] == {"total": 3, "scored": 3, "failed_requests": 0, "not_requested": 0,
+                                 "unfinished_reasoning": 0}
     assert [d["correct"] for d in result["details"]] == [True, False, False]
     csv_lines = (root / f"summary/summary_{root.name}.csv").read_text().splitlines()
     assert csv_lines[0] == "dataset,version,metric,mode,fake-model"

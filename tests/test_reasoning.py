@@ -225,3 +225,47 @@ def test_reasoning_preset_sets_and_says_what_it_set(merged_data, tmp_path, fake_
     assert cfg.models[0].temperature == 0.7  # given explicitly: kept
     assert cfg.models[0].extra_body == {"top_p": 0.95}
     assert "--reasoning set: think auto, max_out_len 32768 (bounded by the server's context), top_p 0.95" in caplog.text
+
+
+# ------------------------------------------------------------- repeats (avg@N)
+def test_repeats_ask_each_sample_n_times_with_different_seeds_and_report_mean_and_std(
+    merged_data, tmp_path, fake_server
+):
+    import statistics
+    import zlib
+
+    cfg0 = config(["ARC_c"], merged_data, tmp_path / "x", limit=8)
+    plan = plans_for(cfg0)[0]
+    gold = {plan.prompt(i, cfg0.models[0]).text: plan.rows[i]["answerKey"] for i in plan.indices}
+
+    def policy(prompt: str, request: dict) -> str:
+        # Right for about half the (prompt, seed) pairs, so the repeats differ.
+        right = zlib.crc32(f"{request['seed']}|{prompt}".encode()) % 3 != 0
+        letter = gold[prompt] if right else next(x for x in "ABCD" if x != gold[prompt])
+        return f"The answer is {letter}."
+
+    server = fake_server(policy)
+    cfg = config(["ARC_c"], merged_data, tmp_path, limit=8, repeats=3,
+                 model={"openai_api_base": server.base_url, "temperature": 0.7})  # fmt: skip
+    out = execute(cfg)
+    assert sum(server.requests.values()) == 3 * 8
+    per_repeat = [
+        100.0 * sum(zlib.crc32(f"{seed}|{p}".encode()) % 3 != 0 for p in gold) / 8 for seed in range(3)
+    ]
+    assert len(set(per_repeat)) > 1  # the repeats really differ
+    res = out.results["fake-model"]["ARC-c"]
+    assert res.metrics["accuracy"] == pytest.approx(statistics.fmean(per_repeat))
+    assert res.repeat_std["accuracy"] == pytest.approx(statistics.stdev(per_repeat))
+    assert [m["accuracy"] for m in res.repeat_metrics] == pytest.approx(per_repeat)
+    root = out.run_dir.root
+    assert sorted(p.name for p in (root / "records").iterdir()) == [
+        "fake-model.jsonl", "fake-model.repeat1.jsonl", "fake-model.repeat2.jsonl"]  # fmt: skip
+    body = json.loads((root / "results/fake-model/ARC-c.json").read_text())
+    assert body["repeats"]["n"] == 3 and body["samples"]["total"] == 24
+    summary = (root / f"summary/summary_{root.name}.csv").read_text().splitlines()
+    assert summary[1].startswith("ARC-c,") and ",accuracy," in summary[1]
+    assert summary[2].startswith("ARC-c,") and ",accuracy_std," in summary[2]
+    assert float(summary[2].split(",")[-1]) == pytest.approx(round(statistics.stdev(per_repeat), 2))
+    # Scoring is a pure function of the stored replies of every repeat.
+    again = rescore(root).results["fake-model"]["ARC-c"]
+    assert again.metrics == res.metrics and again.repeat_std == res.repeat_std

@@ -90,6 +90,11 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help='merged into every request body, e.g. \'{"top_p": 0.95, "chat_template_kwargs": {"enable_thinking": false}}\'',
     )
     p.add_argument("--stop", action="append", help="a stop sequence (repeatable)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        help="ask every sample N times (seeds seed, seed+1, ...); scores are the mean (avg@N) with the std",
+    )
     p.add_argument("--seed", type=int, help="sampling seed sent with every request")
     p.add_argument("--system-prompt", help="a system message before every prompt")
     p.add_argument("--no-progress", action="store_true")
@@ -145,7 +150,7 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
         cfg["datasets"] = args.datasets
     for attr, key in (("limit", "limit"), ("limit_mode", "limit_mode"), ("data_dir", "data_dir"),
                       ("work_dir", "work_dir"), ("concurrency", "concurrency"), ("code_extraction", "code_extraction"),
-                      ("think", "think")):  # fmt: skip
+                      ("think", "think"), ("repeats", "repeats")):  # fmt: skip
         if getattr(args, attr) is not None:
             cfg[key] = getattr(args, attr)
     if args.download is not None:

@@ -147,6 +147,9 @@ class RunConfig(BaseModel):
     # Output budget overriding the datasets' own (gsm8k 512, bbh 512, ...): one number for every
     # dataset, or {dataset or sub-dataset: tokens, "*": tokens for the rest}.
     max_out_len: int | dict[str, int] | None = None
+    # Ask every sample this many times (seeds seed, seed+1, ...): scores are the mean over the
+    # repeats (avg@N), with the standard deviation beside them.
+    repeats: int = Field(default=1, ge=1)
     download: bool | None = None  # fetch absent datasets: True always, False never, None ask at a terminal
     progress: bool = True
 

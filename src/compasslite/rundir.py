@@ -215,8 +215,10 @@ class RunDir:
     def manifest_path(self) -> Path:
         return self.root / "manifest.json"
 
-    def records_path(self, model: str) -> Path:
-        return self.root / "records" / f"{model}.jsonl"
+    def records_path(self, model: str, repeat: int = 0) -> Path:
+        """records/<model>.jsonl; with --repeats, repeat r > 0 in records/<model>.repeat<r>.jsonl."""
+        suffix = f".repeat{repeat}" if repeat else ""
+        return self.root / "records" / f"{model}{suffix}.jsonl"
 
     def predictions_path(self, model: str, abbr: str) -> Path:
         return self.root / "predictions" / model / f"{abbr}.json"

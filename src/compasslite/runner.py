@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import platform
@@ -236,13 +237,49 @@ def score_plan(plan: Plan, records: dict[tuple[str, int], Record], think: str = 
     return result
 
 
+def combine_repeats(results: list[DatasetResult]) -> DatasetResult:
+    """avg@N: each metric's mean over the repeats that scored something, its sample standard
+    deviation, and the sample counts of all repeats together; details are the first repeat's."""
+    import statistics
+
+    first = results[0]
+    scored = [r for r in results if r.metrics]
+    metrics: dict[str, float | int] = {}
+    std: dict[str, float] = {}
+    for key in scored[0].metrics if scored else {}:
+        values = [float(r.metrics[key]) for r in scored if key in r.metrics]
+        metrics[key] = statistics.fmean(values)
+        std[key] = statistics.stdev(values) if len(values) > 1 else 0.0
+    messages: Counter[str] = Counter()
+    for r in results:
+        messages.update(r.error_messages)
+    return DatasetResult(
+        abbr=first.abbr,
+        metrics=metrics,
+        total=sum(r.total for r in results),
+        answered=sum(r.answered for r in results),
+        errors=sum(r.errors for r in results),
+        missing=sum(r.missing for r in results),
+        details=first.details,
+        error_messages=dict(messages),
+        unfinished=sum(r.unfinished for r in results),
+        repeat_metrics=[dict(r.metrics) for r in results],
+        repeat_std=std,
+    )
+
+
 def write_outputs(
     run_dir: RunDir,
     model: str,
     plans: list[Plan],
-    records: dict[tuple[str, int], Record],
+    repeats: list[dict[tuple[str, int], Record]] | dict[tuple[str, int], Record],
     think: str = "auto",
 ) -> dict[str, DatasetResult]:
+    """predictions/ (the first repeat's replies) and results/ for each sub-dataset; with
+    several repeats the results hold their mean, standard deviation and each repeat's metrics."""
+    if isinstance(repeats, dict):
+        repeats = [repeats]
+    records = repeats[0]
     results: dict[str, DatasetResult] = {}
     for plan in plans:
         sub = plan.subset
@@ -261,6 +298,8 @@ def write_outputs(
             predictions[str(pos)] = entry
         write_json(run_dir.predictions_path(model, sub.abbr), predictions)
         res = score_plan(plan, records, think)
+        if len(repeats) > 1:
+            res = combine_repeats([res] + [score_plan(plan, more, think) for more in repeats[1:]])
         results[sub.abbr] = res
         body: dict[str, Any] = dict(res.metrics) if res.metrics else {"error": "No predictions found."}
         body["samples"] = {
@@ -272,6 +311,8 @@ def write_outputs(
         }
         if res.error_messages:
             body["failed_request_messages"] = res.error_messages
+        if res.repeat_metrics:
+            body["repeats"] = {"n": len(res.repeat_metrics), "std": res.repeat_std, "per_repeat": res.repeat_metrics}
         body["details"] = res.details
         write_json(run_dir.results_path(model, sub.abbr), body)
     return results
@@ -548,21 +589,32 @@ def execute(
         failed = stack.enter_context(contextlib.ExitStack())
         failed.callback(mark_failed)
         interrupted = False
-        all_records: dict[str, dict[tuple[str, int], Record]] = {}
+        all_records: dict[str, list[dict[tuple[str, int], Record]]] = {}
+        n_rep = run_cfg.repeats
+        if n_rep > 1 and any(m.temperature == 0 for m in run_cfg.models):
+            log.warning("--repeats %d at temperature 0: most servers give the same reply every time", n_rep)
         for model in run_cfg.models:
             ep, ctx = endpoints[model.name]
-            records = read_records(run_dir.records_path(model.name))
-            all_records[model.name] = records
-            writer = RecordWriter(run_dir.records_path(model.name))
-            board = ProgressBoard(enabled=run_cfg.progress, title=model.name, console=console)
-            try:
-                with board:
-                    budgets = {p.subset.abbr: output_budget(run_cfg, model, p) for p in plans}
-                    asyncio.run(infer_model(model, ep, plans, writer, records, board, ctx, redact, budgets))
-            except KeyboardInterrupt:
-                interrupted = True
-            finally:
-                writer.close()
+            budgets = {p.subset.abbr: output_budget(run_cfg, model, p) for p in plans}
+            all_records[model.name] = []
+            for rep in range(n_rep):
+                path = run_dir.records_path(model.name, rep)
+                records = read_records(path)
+                all_records[model.name].append(records)
+                # Each repeat its own seed (seed, seed + 1, ...), so sampling servers differ.
+                rep_ep = ep if n_rep == 1 else dataclasses.replace(ep, seed=(model.seed or 0) + rep)
+                writer = RecordWriter(path)
+                title = model.name if n_rep == 1 else f"{model.name} (repeat {rep + 1}/{n_rep})"
+                board = ProgressBoard(enabled=run_cfg.progress, title=title, console=console)
+                try:
+                    with board:
+                        asyncio.run(infer_model(model, rep_ep, plans, writer, records, board, ctx, redact, budgets))
+                except KeyboardInterrupt:
+                    interrupted = True
+                finally:
+                    writer.close()
+                if interrupted:
+                    break
             if interrupted:
                 break
 
@@ -573,9 +625,9 @@ def execute(
         with code_extraction(run_cfg.code_extraction):
             for model in run_cfg.models:
                 if model.name in all_records:
-                    results[model.name] = write_outputs(
-                        run_dir, model.name, plans, all_records[model.name], run_cfg.think
-                    )
+                    per_repeat = all_records[model.name]
+                    per_repeat += [{} for _ in range(n_rep - len(per_repeat))]  # interrupted early
+                    results[model.name] = write_outputs(run_dir, model.name, plans, per_repeat, run_cfg.think)
         summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
         summ.notes.extend(budget_notes(run_cfg, plans))
         write_summary(run_dir, summ)
@@ -602,8 +654,8 @@ def rescore(run_path: str | Path, data_dir: str | Path | None = None) -> RunOutc
     results = {}
     with code_extraction(run_cfg.code_extraction):
         for model in run_cfg.models:
-            records = read_records(run_dir.records_path(model.name))
-            results[model.name] = write_outputs(run_dir, model.name, plans, records, run_cfg.think)
+            per_repeat = [read_records(run_dir.records_path(model.name, r)) for r in range(run_cfg.repeats)]
+            results[model.name] = write_outputs(run_dir, model.name, plans, per_repeat, run_cfg.think)
     summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
     summ.notes.extend(budget_notes(run_cfg, plans))
     write_summary(run_dir, summ)

@@ -74,6 +74,19 @@ def build(
                         v = r.metrics.get(metric) if r is not None else None
                         values.append(f"{v:.2f}" if isinstance(v, int | float) else "-")
                     rows.append(Row(sub.abbr, sub.version, metric, "gen", values))
+                    if any(r is not None and metric in r.repeat_std for r in per_model):
+                        stds = [
+                            f"{r.repeat_std[metric]:.2f}" if r is not None and metric in r.repeat_std else "-"
+                            for r in per_model
+                        ]
+                        rows.append(Row(sub.abbr, sub.version, f"{metric}_std", "gen", stds))
+                        n = max(len(r.repeat_metrics) for r in per_model if r is not None)
+                        note = (
+                            f"Scores are means over {n} repeats (avg@{n}); rows <metric>_std give the sample "
+                            "standard deviation across the repeats."
+                        )
+                        if note not in summary.notes:
+                            summary.notes.append(note)
             # Also for a sub-dataset with no answer yet (interrupted, or every request failed).
             for m, r in zip(models, per_model, strict=True):
                 if r is not None and (r.errors or r.missing):

@@ -104,4 +104,6 @@ class DatasetResult:
     missing: int  # never requested (interrupted run)
     details: list[dict[str, Any]] = field(default_factory=list)
     unfinished: int = 0  # answered, but the reply ended inside its thinking (scored as empty)
+    repeat_metrics: list[dict[str, float | int]] = field(default_factory=list)  # --repeats: each repeat's
+    repeat_std: dict[str, float] = field(default_factory=dict)  # sample std across repeats
     error_messages: dict[str, int] = field(default_factory=dict)  # message -> count
