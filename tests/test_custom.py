@@ -79,6 +79,20 @@ def test_qa_metrics(tmp_path, fake_server):
     assert set(out.scores()["fake-model"]["qa_rouge"]) == {"rouge1", "rouge2", "rougeL", "rougeLsum"}
 
 
+def test_extraction_can_be_chosen(tmp_path, fake_server):
+    qa = _write_jsonl(tmp_path / "qa.jsonl", [{"question": "Capital of France?", "answer": "Paris"}])
+    mcq = _write_jsonl(tmp_path / "mcq.jsonl", MCQ[:1])
+    server = fake_server(oracle({"Capital of France?": "Let me see.\nThe answer is Paris"}, "Option B"))
+    out = execute(_cfg([{"path": str(qa), "extract": "after_answer_is"}, {"path": str(mcq), "extract": "first_capital",
+                        "abbr": "fc"}, {"path": str(mcq), "abbr": "opt"}], tmp_path, server))  # fmt: skip
+    scores = out.scores()["fake-model"]
+    assert scores["qa"] == {"score": 100.0}  # "Paris" after "The answer is"
+    assert scores["fc"] == {"accuracy": 0.0}  # the "O" of "Option"
+    assert scores["opt"] == {"accuracy": 100.0}  # OpenCompass's patterns find B
+    with pytest.raises(CompassliteError, match="extract 'last' is not one of none, first_line, after_answer_is"):
+        execute(_cfg([{"path": str(qa), "extract": "last"}], tmp_path, server))
+
+
 def test_meta_json_overrides_prompt_and_metric(tmp_path, fake_server):
     path = _write_jsonl(tmp_path / "qa.jsonl", [{"question": "Capital of France?", "answer": "Paris"}])
     (tmp_path / "qa.jsonl.meta.json").write_text(json.dumps(

@@ -5,7 +5,7 @@ Two conventions are read:
 - OpenCompass's custom datasets: a `.jsonl` or `.csv` file; multiple choice with columns
   `question`, `A`, `B`, ..., `answer` (a letter); open QA with `question`, `answer` (a string or
   a list of accepted strings). An optional `<file>.meta.json` beside it may set `abbr`,
-  `data_type` (`mcq` or `qa`), `human_prompt`, `bot_prompt`, `metric`, `options`.
+  `data_type` (`mcq` or `qa`), `human_prompt`, `bot_prompt`, `metric`, `extract`, `options`.
 - EvalScope's: `general_mcq`, a folder (or its `<name>_val.csv`) holding `<name>_val.csv`
   (evaluated) and `<name>_dev.csv` (few-shot examples) with `id,question,A,B,C,D,answer`;
   `general_qa`, a `.jsonl` file with `query` and `response`.
@@ -34,12 +34,29 @@ from .benchmark import Benchmark, Subset
 from .benchmarks.summarization import XSUM_METRICS
 from .data import iter_csv, iter_jsonl
 from .errors import ConfigError, DataError
-from .extract import first_option, general_postprocess
+from .extract import first_capital, first_option, general_postprocess
 from .scoring import accuracy, exact_match, per_sample
 from .types import Score, Turn
 
 DATA_SUFFIXES = (".jsonl", ".csv")
 QA_METRICS = ("em", "f1", "rouge", "numeric", "contains")
+# Answer extraction (`extract`): MCQ `option` (OpenCompass's option-letter patterns, default)
+# or `first_capital`; QA `none` (the whole reply, default), `first_line` or `after_answer_is`.
+EXTRACTORS = {"mcq": ("option", "first_capital"), "qa": ("none", "first_line", "after_answer_is")}
+_ANSWER_IS = re.compile(r"(?:the answer is|answer:|答案是|答案[:：])\s*(.*)", re.IGNORECASE | re.DOTALL)
+
+
+def _qa_extractor(name: str):
+    if name == "first_line":
+        return lambda reply: reply.strip().split("\n")[0].strip()
+    if name == "after_answer_is":
+
+        def after(reply: str) -> str:
+            found = _ANSWER_IS.search(reply)
+            return found.group(1).strip() if found else reply
+
+        return after
+    return lambda reply: reply
 _LETTERS = string.ascii_uppercase
 
 
@@ -52,7 +69,7 @@ def normalise_entry(entry: str | dict[str, Any]) -> dict[str, Any]:
     """A custom dataset entry as a dict with an absolute `path` (so a resume from another
     folder finds the file); unknown keys are errors."""
     spec: dict[str, Any] = {"path": entry} if isinstance(entry, str) else dict(entry)
-    allowed = {"path", "type", "abbr", "few_shot", "metric", "dev_path"}
+    allowed = {"path", "type", "abbr", "few_shot", "metric", "dev_path", "extract"}
     unknown = sorted(set(spec) - allowed)
     if unknown:
         raise ConfigError(
@@ -112,7 +129,7 @@ def _meta(path: Path) -> dict[str, Any]:
         raise DataError(f"{meta_path}: not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         raise DataError(f"{meta_path}: expected a JSON object")
-    allowed = {"abbr", "data_type", "human_prompt", "bot_prompt", "metric", "options", "infer_method"}
+    allowed = {"abbr", "data_type", "human_prompt", "bot_prompt", "metric", "options", "infer_method", "extract"}
     unknown = sorted(set(meta) - allowed)
     if unknown:
         raise DataError(f"{meta_path}: unknown key(s) {', '.join(unknown)} (accepted: {', '.join(sorted(allowed))})")
@@ -276,8 +293,12 @@ def build(entry: str | dict[str, Any]) -> Benchmark:
         if metric != "accuracy":
             raise ConfigError(f"custom dataset {path}: a multiple-choice dataset is scored by accuracy, not {metric!r}")
 
-        def extract(reply: str, options: str = options) -> str:
-            return first_option(reply, options)
+        how = spec.get("extract") or meta.get("extract") or "option"
+        if how not in EXTRACTORS["mcq"]:
+            raise ConfigError(f"custom dataset {path}: extract {how!r} is not one of {', '.join(EXTRACTORS['mcq'])}")
+
+        def extract(reply: str, options: str = options, how: str = how) -> str:
+            return first_option(reply, options) if how == "option" else first_capital(reply)
 
         scorer, metrics = accuracy, ("accuracy",)
         ice_rows = _check_mcq(_records(dev_path), options)[:few] if few and dev_path else []
@@ -291,8 +312,10 @@ def build(entry: str | dict[str, Any]) -> Benchmark:
             raise ConfigError(f"custom dataset {path}: metric {metric!r} is not one of {', '.join(QA_METRICS)}")
         scorer, metrics = QA_SCORERS[metric]
 
-        def extract(reply: str) -> str:
-            return reply
+        how = spec.get("extract") or meta.get("extract") or "none"
+        if how not in EXTRACTORS["qa"]:
+            raise ConfigError(f"custom dataset {path}: extract {how!r} is not one of {', '.join(EXTRACTORS['qa'])}")
+        extract = _qa_extractor(how)
 
         ice_rows = []
         if few and dev_path:
@@ -304,7 +327,7 @@ def build(entry: str | dict[str, Any]) -> Benchmark:
     files = (str(path),) + ((str(dev_path),) if few and dev_path else ())
     subset = Subset(
         abbr=abbr,
-        version=_version(kind, human, bot, metric, few),
+        version=_version(kind, human, bot, metric, few, how),
         files=files,
         load=lambda data_dir, rows=rows: rows,
         template=turns,
