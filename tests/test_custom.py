@@ -145,7 +145,7 @@ def test_cli_one_line_errors(tmp_path):
     (tmp_path / "notes.txt").write_text("question\n")
     for args, message in (
         ([str(bad)], "bad.csv:3: 3 fields, the header has 4"),
-        ([str(tmp_path / "absent.jsonl")], "custom dataset file not found"),
+        ([str(tmp_path / "absent.jsonl")], "and no file or folder exists at"),
         ([str(tmp_path) + "/notes.txt"], "is a .jsonl or .csv file"),
     ):
         proc = subprocess.run([sys.executable, "-m", "compasslite.cli", "run", "--datasets", *args, "--api-base",

@@ -158,6 +158,12 @@ def resolve(names: Sequence[str | dict[str, Any]]) -> list[Benchmark]:
             except UnknownDatasetError as exc:
                 narrowed = _by_abbr(name)
                 if narrowed is None and looks_like_path(name):
+                    if not Path(name).expanduser().exists():
+                        problems.append(
+                            f"unknown dataset {name!r}: not a built-in name (`compasslite list` shows them) "
+                            f"and no file or folder exists at {Path(name).expanduser().resolve()}"
+                        )
+                        continue
                     narrowed = build(name)
                 if narrowed is None:
                     problems.append(str(exc))

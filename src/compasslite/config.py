@@ -165,7 +165,7 @@ class RunConfig(BaseModel):
             for entry in v:
                 if isinstance(entry, dict):
                     out.append(normalise_entry(entry))
-                elif isinstance(entry, str) and looks_like_path(entry):
+                elif isinstance(entry, str) and looks_like_path(entry) and Path(entry).expanduser().exists():
                     out.append(normalise_entry(entry)["path"])  # absolute: a resume may start elsewhere
                 else:
                     out.append(entry)
