@@ -24,6 +24,17 @@ from .types import Prompt, Reply
 
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529}
 MAX_RETRY_AFTER_S = 120.0
+DEFAULT_MAX_REPLY_BYTES = 4 * 2**20  # a chat completion of 32k tokens is well under 1 MiB
+
+# Terminal escape sequences (CSI, OSC) and other control characters: server texts shown on a
+# console must not move the cursor, retitle the window or hide what follows.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from a server, safe to print: escape sequences and control characters removed."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
 
 @dataclass
@@ -44,6 +55,7 @@ class Endpoint:
     extra_body: dict[str, Any] | None = None  # merged into every request body
     stop: str | list[str] | None = None
     seed: int | None = None
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES  # a larger reply body is a failed request
 
 
 class TransientError(Exception):
@@ -105,7 +117,7 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
+    text = " ".join(printable(text).split())
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -259,17 +271,41 @@ class Client:
             payload["prompt"] = text
         return payload
 
+    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
+        cap = self.endpoint.max_reply_bytes
+        too_big = PermanentError(
+            f"reply larger than {cap / 2**20:g} MiB (max_reply_mb raises the cap)", resp.status, ""
+        )
+        if resp.content_length is not None and resp.content_length > cap:
+            raise too_big
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            body += chunk
+            if len(body) > cap:
+                raise too_big
+        return bytes(body)
+
     async def _post(self, payload: dict[str, Any]) -> tuple[int, bytes, float | None]:
+        """One HTTP exchange. Anything that goes wrong on the way (a dropped connection, a
+        malformed status line or header, a bad chunk, a redirect) is a TransientError of this
+        request, never an exception that ends the run."""
         if self._limiter is not None:
             await self._limiter.wait()
         timeout = aiohttp.ClientTimeout(total=self.endpoint.timeout_s)
         try:
-            async with self.session.post(self._url, json=payload, timeout=timeout) as resp:
-                body = await resp.read()
+            async with self.session.post(self._url, json=payload, timeout=timeout, allow_redirects=False) as resp:
+                if 300 <= resp.status < 400:
+                    where = printable(resp.headers.get("Location", "?"))[:200]
+                    raise TransientError(
+                        f"HTTP {resp.status}: the server redirects to {where}; give --api-base the final URL"
+                    )
+                body = await self._read_capped(resp)
                 return resp.status, body, _retry_after_seconds(resp.headers.get("Retry-After"))
         except asyncio.TimeoutError:
             raise TransientError(f"no reply within {self.endpoint.timeout_s:g} s") from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+        except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, OSError, ValueError) as exc:
+            # ClientError covers connection, payload and protocol errors (bad status line,
+            # a header line over aiohttp's limit, a bad chunk size, ...).
             raise TransientError(f"connection failed: {type(exc).__name__}: {_short(str(exc))}") from None
 
     async def _attempt(self, payload: dict[str, Any]) -> Reply:
@@ -293,6 +329,8 @@ class Client:
             ) from None
         if content is None:
             raise TransientError("reply content is null")
+        if not isinstance(content, str):
+            raise TransientError(f"reply content is not a string but {type(content).__name__}: {_short(str(content), 80)}")
         usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else None
         # vLLM/SGLang with a reasoning parser: `reasoning_content` (`reasoning` in newer vLLM).
         reasoning = message.get("reasoning_content") or message.get("reasoning")

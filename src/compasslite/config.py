@@ -84,6 +84,7 @@ class ModelConfig(BaseModel):
     stop: str | list[str] | None = None
     seed: int | None = None
     system_prompt: str | None = None  # a system message before every prompt (chat endpoints)
+    max_reply_mb: float = Field(default=4.0, gt=0, description="a larger reply body is a failed request")
 
     @field_validator("extra_body")
     @classmethod

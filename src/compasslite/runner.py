@@ -442,6 +442,7 @@ def make_endpoint(model: ModelConfig, run_cfg: RunConfig, api_base: str) -> Endp
         extra_body=model.extra_body,
         stop=model.stop,
         seed=model.seed,
+        max_reply_bytes=int(model.max_reply_mb * 2**20),
     )
 
 
