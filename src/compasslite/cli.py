@@ -135,7 +135,7 @@ def _apply_reasoning_preset(cfg: dict[str, Any], model_over: dict[str, Any]) -> 
 
 
 def _run_config_from_args(args: argparse.Namespace) -> Any:
-    from .config import ConfigError, from_task_config, load_file
+    from .config import ConfigError, check_models_shape, from_task_config, load_file
 
     base: dict[str, Any] = {}
     if args.config:
@@ -182,6 +182,7 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
     if args.meta_template:
         model_over["meta_template"] = "default-api-meta-template-oc"
     models = cfg.get("models") or []
+    check_models_shape(models, f" in {args.config}" if args.config else "")
     if not models:
         # No --model: the embedded model, or with --api-base the one model that server serves.
         models = [{"path": model_over.get("path", "" if "openai_api_base" in model_over else "local")}]

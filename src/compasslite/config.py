@@ -38,6 +38,30 @@ IGNORED_MODEL_KEYS = {
 DEFAULT_CONCURRENCY = 64
 
 
+def hide_credentials(url: str) -> str:
+    """The URL with any `user:password@` shown as `***@` (also in URLs that do not parse)."""
+    return re.sub(r"(?<=//)[^/@\s]*@", "***@", url)
+
+
+def check_models_shape(models: Any, where: str = "") -> None:
+    """`models` is a list of mappings; anything else is one clear error (not a traceback)."""
+    if models is None:
+        return
+    if isinstance(models, dict):
+        raise ConfigError(
+            f"invalid config{where}: 'models' must be a list of model entries, e.g. "
+            "models: [{path: NAME, openai_api_base: URL}], not a single mapping"
+        )
+    if not isinstance(models, list):
+        raise ConfigError(f"invalid config{where}: 'models' must be a list, not {type(models).__name__}")
+    for i, m in enumerate(models):
+        if not isinstance(m, dict):
+            raise ConfigError(
+                f"invalid config{where}: models.{i} must be a mapping such as {{path: {m!r}}}, "
+                f"not a {type(m).__name__}"
+            )
+
+
 def normalize_api_base(url: str) -> tuple[str, bool | None]:
     """(base ending in /v1 or as given, chat-ness implied by the URL or None).
 
@@ -45,7 +69,7 @@ def normalize_api_base(url: str) -> tuple[str, bool | None]:
     raw = url.strip()
     parsed = urlparse(raw)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"API base {url!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
+        raise ConfigError(f"API base {hide_credentials(url)!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
     path = parsed.path.rstrip("/")
     chat: bool | None = None
     if path.endswith("/chat/completions"):
@@ -172,6 +196,26 @@ class RunConfig(BaseModel):
                     out.append(entry)
             return out
         return v
+
+    @field_validator("models")
+    @classmethod
+    def _distinct_names(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        seen: dict[str, ModelConfig] = {}
+        for m in models:
+            other = seen.get(m.name)
+            if other is not None:
+                raise ValueError(
+                    f"models {other.abbr or other.path!r} and {m.abbr or m.path!r} would share the output "
+                    f"name {m.name!r} (the same column and files); give one an abbr (letters, digits, . _ -)"
+                )
+            seen[m.name] = m
+            base = m.openai_api_base or ""
+            if "@" in urlparse(base).netloc and m.key is not None and m.key.get_secret_value() not in ("", "EMPTY"):
+                raise ValueError(
+                    f"model {m.abbr or m.path or 'given'}: the API base holds credentials (user:password@) and an API "
+                    "key is given too; use one of them"
+                )
+        return models
 
     @field_validator("max_out_len")
     @classmethod
@@ -347,6 +391,7 @@ def from_task_config(task_cfg: dict[str, Any] | str | Path, where: str = "") -> 
     for k in ignored:
         cfg.pop(k)
     models = cfg.get("models")
+    check_models_shape(models, where)
     ignored_model: set[str] = set()
     if isinstance(models, list):
         cleaned = []

@@ -29,6 +29,8 @@ import orjson
 from .errors import RunDirError
 from .types import Record
 
+log = logging.getLogger("compasslite")
+
 TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
 
 
@@ -112,26 +114,66 @@ class RecordWriter:
         os.close(self._fd)
 
 
+# The fields a record line must have, with their types: a line that does not fit (torn by a
+# kill, or edited by hand) is skipped with a warning, and its sample is asked again.
+_RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "abbr": (str,), "index": (int,), "fingerprint": (str,), "prediction": (str, type(None)),
+    "error": (str, type(None)), "finish_reason": (str, type(None)), "attempts": (int,),
+    "latency_s": (int, float), "usage": (dict, type(None)), "reasoning": (str, type(None)),
+}  # fmt: skip
+
+
+_RECORD_FIELDS = {*_RECORD_TYPES, "origin_prompt"}
+
+
+def _record_problem(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return f"not a JSON object but {type(obj).__name__}"
+    for name in ("abbr", "index", "fingerprint", "origin_prompt", "prediction"):
+        if name not in obj:
+            return f"no {name!r} field"
+    for name, value in obj.items():
+        if name == "origin_prompt":
+            if not isinstance(value, (str, list)):
+                return "'origin_prompt' is neither text nor a list of turns"
+            continue
+        types = _RECORD_TYPES.get(name)
+        if types is None:
+            continue  # a field of another version: ignored
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return f"field {name!r} is a {type(value).__name__}"
+    return None
+
+
 def read_records(path: Path) -> dict[tuple[str, int], Record]:
-    """The latest record per (abbr, index); malformed (torn) lines are skipped."""
+    """The latest record per (abbr, index). A line that is torn or malformed is skipped (a
+    warning names file:line, except for a torn last line, which a kill leaves normally);
+    its sample counts as not asked and is asked again on resume."""
     out: dict[tuple[str, int], Record] = {}
     if not path.is_file():
         return out
     with open(path, "rb") as f:
-        for line in f:
-            if not line.strip():
+        lines = f.read().split(b"\n")
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+            problem = _record_problem(obj)
+        except orjson.JSONDecodeError:
+            problem = "not valid JSON"
+        if problem is not None:
+            if lineno < len(lines) - 1 or problem != "not valid JSON":
+                log.warning("%s:%d: record skipped (%s); its sample will be asked again", path, lineno, problem)
+            continue
+        rec = Record(**{k: v for k, v in obj.items() if k in _RECORD_FIELDS})
+        key = (rec.abbr, rec.index)
+        previous = out.get(key)
+        # An answer is never replaced by a later error for the same prompt.
+        if previous is not None and previous.answered and not rec.answered:
+            if previous.fingerprint == rec.fingerprint:
                 continue
-            try:
-                rec = Record(**orjson.loads(line))
-            except (orjson.JSONDecodeError, TypeError):
-                continue
-            key = (rec.abbr, rec.index)
-            previous = out.get(key)
-            # An answer is never replaced by a later error for the same prompt.
-            if previous is not None and previous.answered and not rec.answered:
-                if previous.fingerprint == rec.fingerprint:
-                    continue
-            out[key] = rec
+        out[key] = rec
     return out
 
 
