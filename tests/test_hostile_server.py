@@ -199,3 +199,23 @@ def test_server_text_with_escape_sequences_is_made_printable(merged_data, tmp_pa
 def test_printable_removes_escapes_and_controls():
     assert printable("a\x1b[31mred\x1b[0m b\x1b]0;title\x07c\x00d\x9be") == "ared bcde"
     assert printable("tab\tnew\nline") == "tab\tnew\nline"
+
+
+def test_the_cli_exits_3_when_samples_stay_unscored_and_0_when_a_resume_scores_them(merged_data, tmp_path,
+                                                                                     raw_server):  # fmt: skip
+    import subprocess
+    import sys
+
+    broken = {"on": True}
+    server = raw_server(lambda n, body: MALFORMED["status line 2OO"] if broken["on"] else None)
+    argv = [sys.executable, "-m", "compasslite.cli", "run", "--datasets", "ARC_c", "--limit", "2", "--api-base",
+            server.base_url, "--model", "fake-model", "--data-dir", str(merged_data), "--work-dir",
+            str(tmp_path), "--retries", "0", "--no-progress"]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    (run,) = list(tmp_path.iterdir())
+    assert "2 sample(s) not scored" in proc.stderr and f"compasslite run --resume {run}" in proc.stderr
+    broken["on"] = False
+    resumed = subprocess.run([sys.executable, "-m", "compasslite.cli", "run", "--resume", str(run), "--no-progress"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr

@@ -236,6 +236,11 @@ def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
         )
 
 
+# Exit codes of `compasslite run` (README, "Failure behaviour"): 0 every selected sample scored;
+# 2 bad input or setup (nothing run); 3 finished, but some samples' requests failed; 130 interrupted.
+EXIT_UNSCORED = 3
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .cli_extras import stdout_console
     from .rundir import RunDir
@@ -268,6 +273,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             soft_wrap=True,
         )
         return 130
+    failed = sum(r.errors for per in outcome.results.values() for r in per.values())
+    if failed:
+        err_console.print(
+            f"[yellow]{failed} sample(s) not scored: their requests failed[/] (see the summary footer). "
+            f"Ask them again with:\n  compasslite run --resume {escape(str(outcome.run_dir.root))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_UNSCORED
     return 0
 
 
