@@ -429,13 +429,23 @@ def test_cli_errors_are_one_clear_line(tmp_path, capsys):
     assert not any(tmp_path.iterdir())  # no run directory full of errors
 
 
-def test_list_command_marks_availability(capsys):
+def test_list_command_shows_implemented_and_data_present_apart(capsys, tmp_path):
     from compasslite.cli import main
 
-    assert main(["list"]) == 0
+    (tmp_path / "gsm8k").mkdir()
+    (tmp_path / "gsm8k" / "test.jsonl").write_text("{}\n")
+    (tmp_path / "race" / "test").mkdir(parents=True)
+    (tmp_path / "race" / "test" / "middle.jsonl").write_text("{}\n")
+    assert main(["list", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 48
-    assert any(line.startswith("gsm8k") and "available" in line for line in out)
+    assert out[0].startswith("48 of 48 datasets implemented; data in") and "1 complete" in out[0]
+    rows = {line.split()[0]: line.split() for line in out[2:]}
+    assert len(rows) == 48
+    names = [line.split()[0] for line in out[2:]]
+    assert names == sorted(names, key=str.lower)  # alphabetical, not the suite's order
+    assert rows["gsm8k"][1:4] == ["yes", "1", "yes"]
+    assert rows["race"][1:5] == ["yes", "2", "1", "of"]  # race-middle present, race-high not
+    assert rows["mmlu"][1:4] == ["yes", "57", "no"]
 
 
 def test_context_overflow_with_room_left_is_asked_again_within_it(fake_server):

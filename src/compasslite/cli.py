@@ -286,15 +286,32 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """The 48 names in alphabetical order: whether compasslite implements each, and whether
+    its data is in the data dir (all sub-datasets, some, or none)."""
+    from pathlib import Path
+
     from .benchmark import SUITE, available
+    from .data import default_data_dir
 
     impl = available()
-    for name in SUITE:
-        if name in impl:
-            b = impl[name]
-            print(f"{name:<12} available        {len(b.subsets):>3} sub-dataset(s)  {b.description}")
-        else:
-            print(f"{name:<12} not implemented yet")
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    rows = []
+    present_count = 0
+    for name in sorted(SUITE, key=str.lower):
+        bench = impl.get(name)
+        if bench is None:
+            rows.append((name, "no", "-", "-", ""))
+            continue
+        have = sum(1 for s in bench.subsets if s.files and (data_dir / s.files[0]).is_file())
+        n = len(bench.subsets)
+        data = "yes" if have == n else (f"{have} of {n}" if have else "no")
+        present_count += have == n
+        rows.append((name, "yes", str(n), data, bench.description))
+    print(f"{len(impl)} of {len(SUITE)} datasets implemented; data in {data_dir.resolve()}: "
+          f"{present_count} complete (`compasslite data status` checks the files)")  # fmt: skip
+    print(f"{'dataset':<12} {'implemented':<11} {'subsets':>7}  {'data':<9} description")
+    for name, done, n, data, description in rows:
+        print(f"{name:<12} {done:<11} {n:>7}  {data:<9} {description}")
     return 0
 
 
@@ -361,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("list", help="list the 48 dataset names")
+    p = sub.add_parser("list", help="list the 48 dataset names, implemented and with data present")
+    p.add_argument("--data-dir", help="where to look for the data (default as for run)")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("rescore", help="recompute results and summary of a run without a server")
