@@ -100,7 +100,52 @@ def test_progress_clock_of_a_dataset_starts_at_its_first_request(monkeypatch):
     assert board.rate("gsm8k") == 4 / 10.0
     assert board.rate("ARC_c") == 4 / 2.0  # not 4 / 12
     assert board.rate("done_before") is None
+    # No terminal: plain lines, one at each dataset's end (and every few seconds).
     lines = out.getvalue().splitlines()
-    assert any(line.startswith("gsm8k") and "4/4 0 failed 0.4 req/s" in line for line in lines)
-    assert any(line.startswith("ARC_c") and "4/4 4 failed 2.0 req/s" in line for line in lines)
-    assert any(line.startswith("done_before") and "2/2 0 failed - req/s" in line for line in lines)
+    assert "gsm8k: 4/4 (100%), 0.4 req/s, 0 failed, elapsed 10 s, ETA done" in lines
+    assert "ARC_c: 4/4 (100%), 2.0 req/s, 4 failed, elapsed 2 s, ETA done" in lines
+
+
+def test_progress_at_a_terminal_labels_its_columns_and_leaves_waiting_bars_empty():
+    import io
+
+    from rich.console import Console
+
+    from compasslite import progress
+
+    out = io.StringIO()
+    board = progress.ProgressBoard(console=Console(file=out, width=160, force_terminal=True, color_system=None))
+    with board:
+        board.add("gsm8k", 40)
+        board.add("ARC_c", 40)
+        board.begin("gsm8k")
+        for _ in range(10):
+            board.advance("gsm8k")
+    final = out.getvalue().split("\r")[-1]
+    waiting = next(line for line in final.splitlines() if "ARC_c" in line)
+    assert "0/40" in waiting and "━" not in waiting.split("0/40")[0]  # an empty bar, not a full pulse
+    assert "elapsed" in waiting and "ETA" in waiting
+    running = next(line for line in final.splitlines() if "gsm8k" in line)
+    assert "10/40" in running and "elapsed" in running and "ETA" in running
+
+
+def test_progress_without_a_terminal_prints_lines_every_few_seconds(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from compasslite import progress
+
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
+    out = io.StringIO()
+    board = progress.ProgressBoard(console=Console(file=out, width=200, force_terminal=False), plain_interval_s=5)
+    with board:
+        board.add("mmlu", 100)
+        board.begin("mmlu")
+        for _ in range(60):
+            now[0] += 0.5
+            board.advance("mmlu")
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("mmlu:")]
+    assert len(lines) == 6  # at 5, 10, ... 30 s
+    assert lines[0] == "mmlu: 10/100 (10%), 2.0 req/s, 0 failed, elapsed 5 s, ETA 45 s"

@@ -1,4 +1,7 @@
-"""Progress bars per dataset: done/total, failed requests, requests per second.
+"""Progress per dataset: done/total, failed requests, requests per second, elapsed, ETA.
+
+At a terminal: a bar per dataset. Without one (CI logs, nohup, `| tee`): a plain line every
+few seconds and at each dataset's end, on stderr and in logs/run.log.
 
 A dataset's clock (elapsed time and req/s) starts when its first request is sent, not
 when the run starts: datasets queued behind others would otherwise show a rate diluted
@@ -6,6 +9,7 @@ by time they spent waiting."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -20,29 +24,57 @@ from rich.progress import (
 )
 
 
+class _Bar(BarColumn):
+    """An empty bar for a dataset that has not started (rich pulses it, which looks full)."""
+
+    def render(self, task: Any) -> Any:
+        bar = super().render(task)
+        bar.pulse = False
+        return bar
+
+
+PLAIN_INTERVAL_S = 5.0
+
+
 class ProgressBoard:
-    def __init__(self, enabled: bool = True, title: str = "", console: Console | None = None):
+    def __init__(
+        self,
+        enabled: bool = True,
+        title: str = "",
+        console: Console | None = None,
+        plain_interval_s: float = PLAIN_INTERVAL_S,
+    ):
         self.enabled = enabled
         self.title = title
+        console = console or Console(stderr=True)
+        self.console = console
+        # No terminal: plain lines instead of bars that would print nothing until the end.
+        self.plain = enabled and not console.is_terminal
+        self.plain_interval_s = plain_interval_s
+        self._total: dict[str, int] = {}
+        self._last_line = 0.0
         self._tasks: dict[str, Any] = {}
         self._errors: dict[str, int] = {}
         self._done: dict[str, int] = {}
         self._start: dict[str, float | None] = {}
         self._last: dict[str, float] = {}  # when the latest request of each dataset finished
+        self._asked: dict[str, int] = {}  # requests finished in this run (done includes earlier runs)
         self._progress = (
             Progress(
                 TextColumn("[bold]{task.description}"),
-                BarColumn(),
+                _Bar(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[errors]} failed"),
                 TextColumn("{task.fields[rps]} req/s"),
+                TextColumn("elapsed"),
                 TimeElapsedColumn(),
+                TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=console or Console(stderr=True),
+                console=console,
                 transient=False,
                 refresh_per_second=4,
             )
-            if enabled
+            if enabled and not self.plain
             else None
         )
 
@@ -56,7 +88,9 @@ class ProgressBoard:
             self._progress.stop()
 
     def add(self, name: str, total: int, already_done: int = 0) -> None:
+        self._total[name] = self._total.get(name, 0) + total
         if name in self._tasks:
+            self._done[name] += already_done
             if self._progress is not None:
                 self._progress.update(
                     self._tasks[name], total=self._progress.tasks[self._tasks[name]].total + total
@@ -64,7 +98,7 @@ class ProgressBoard:
                 self._progress.advance(self._tasks[name], already_done)
             return
         self._errors[name] = 0
-        self._done[name] = 0
+        self._done[name] = already_done
         self._start[name] = None
         if self._progress is not None:
             label = f"{self.title}: {name}" if self.title else name
@@ -86,14 +120,43 @@ class ProgressBoard:
     def rate(self, name: str) -> float | None:
         """Requests finished per second, from the dataset's first request to its latest reply."""
         start = self._start[name]
-        if start is None or self._done[name] == 0:
+        asked = self._asked.get(name, 0)
+        if start is None or asked == 0:
             return None
         elapsed = self._last[name] - start
-        return self._done[name] / elapsed if elapsed > 0 else None
+        return asked / elapsed if elapsed > 0 else None
+
+    def line(self, name: str) -> str:
+        """One plain progress line: dataset, done/total, rate, failed, elapsed, ETA."""
+        done, total = self._done[name], self._total[name]
+        rate = self.rate(name)
+        start = self._start[name]
+        elapsed = time.monotonic() - start if start is not None else 0.0
+        left = total - done
+        eta = f"{left / rate:.0f} s" if rate and left else ("done" if not left else "-")
+        label = f"{self.title}: {name}" if self.title else name
+        return (
+            f"{label}: {done}/{total} ({100 * done / total if total else 100:.0f}%), "
+            f"{f'{rate:.1f}' if rate else '-'} req/s, {self._errors[name]} failed, "
+            f"elapsed {elapsed:.0f} s, ETA {eta}"
+        )
+
+    def _plain_report(self, name: str) -> None:
+        now = time.monotonic()
+        finished = self._done[name] >= self._total[name]
+        if not finished and now - self._last_line < self.plain_interval_s:
+            return
+        self._last_line = now
+        names = [name] if finished else [n for n in self._total if self._start[n] is not None]
+        for n in names:
+            text = self.line(n)
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+            logging.getLogger("compasslite").info("progress: %s", text)  # logs/run.log
 
     def advance(self, name: str, error: bool = False) -> None:
         self.begin(name)  # a record written without a request (a prompt over the context)
         self._done[name] += 1
+        self._asked[name] = self._asked.get(name, 0) + 1
         self._last[name] = time.monotonic()
         if error:
             self._errors[name] += 1
@@ -101,3 +164,5 @@ class ProgressBoard:
             rate = self.rate(name)
             rps = f"{rate:.1f}" if rate is not None else "-"
             self._progress.update(self._tasks[name], advance=1, errors=self._errors[name], rps=rps)
+        elif self.plain:
+            self._plain_report(name)
