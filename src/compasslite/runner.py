@@ -358,9 +358,10 @@ async def infer_model(
     board: ProgressBoard,
     context_length: int | None,
     redact: Redactor,
-    budgets: dict[str, int] | None = None,
+    budgets: dict[str, int],
 ) -> None:
-    """Ask the server for every pending sample, `endpoint.concurrency` at a time."""
+    """Ask the server for every pending sample, `endpoint.concurrency` at a time; `budgets`
+    gives each sub-dataset's max_tokens (output_budget)."""
     window = context_length or guess_context_window(model.path)
     for plan in plans:
         n_done = sum(
@@ -374,12 +375,7 @@ async def infer_model(
         async def worker() -> None:
             for plan, idx, prompt in work:
                 sub = plan.subset
-                if budgets is not None:
-                    max_out = budgets[sub.abbr]
-                else:
-                    max_out = sub.max_out_len or model.max_out_len
-                    if model.max_tokens_cap:
-                        max_out = min(max_out, model.max_tokens_cap)
+                max_out = budgets[sub.abbr]
                 room = window - prompt.estimate - CONTEXT_MARGIN
                 if room <= 0:
                     rec = Record(
