@@ -492,7 +492,9 @@ def test_sigkill_at_20_random_moments_then_resume_equals_an_uninterrupted_run(tm
 
 def test_ctrl_c_stops_promptly_saves_finished_work_and_resume_completes(world, tmp_path, procs, clean_env):
     faults = Faults(rates={"stall": 0.05}, seed=11, stall_s=3.0)  # some requests hang when Ctrl-C comes
-    with FakeServer(oracle(world.mapping), latency_s=0.05, faults=faults) as server:
+    # 0.2 s per request, 4 in flight: the 80 samples after the 20th take about 4 s, so even a
+    # loaded machine sends the SIGINT while the run is still asking.
+    with FakeServer(oracle(world.mapping), latency_s=0.2, faults=faults) as server:
         work = tmp_path / "work"
         run = spawn(procs, world.cli(work, server.base_url, "--concurrency", "4"))
         wait_for(lambda: record_count(work) >= 20, what="20 records")
