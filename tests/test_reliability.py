@@ -496,7 +496,10 @@ def test_ctrl_c_stops_promptly_saves_finished_work_and_resume_completes(world, t
     # loaded machine sends the SIGINT while the run is still asking.
     with FakeServer(oracle(world.mapping), latency_s=0.2, faults=faults) as server:
         work = tmp_path / "work"
-        run = spawn(procs, world.cli(work, server.base_url, "--concurrency", "4"))
+        # A shell starts background jobs with SIGINT ignored, and a child inherits that: give the
+        # run the default disposition whatever started pytest, as a terminal would.
+        run = spawn(procs, world.cli(work, server.base_url, "--concurrency", "4"),
+                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
         wait_for(lambda: record_count(work) >= 20, what="20 records")
         t = time.monotonic()
         run.send_signal(signal.SIGINT)
