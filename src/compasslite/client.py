@@ -273,16 +273,14 @@ class Client:
 
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
         cap = self.endpoint.max_reply_bytes
-        too_big = PermanentError(
-            f"reply larger than {cap / 2**20:g} MiB (max_reply_mb raises the cap)", resp.status, ""
-        )
-        if resp.content_length is not None and resp.content_length > cap:
-            raise too_big
         body = bytearray()
-        async for chunk in resp.content.iter_chunked(1 << 16):
-            body += chunk
-            if len(body) > cap:
-                raise too_big
+        if resp.content_length is None or resp.content_length <= cap:
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                body += chunk
+                if len(body) > cap:
+                    break
+        if len(body) > cap or (resp.content_length or 0) > cap:
+            raise PermanentError(f"reply larger than {cap / 2**20:g} MiB (max_reply_mb raises the cap)", resp.status, "")
         return bytes(body)
 
     async def _post(self, payload: dict[str, Any]) -> tuple[int, bytes, float | None]:
@@ -320,7 +318,7 @@ class Client:
             obj = orjson.loads(body)
             choice = obj["choices"][0]
             message = choice["message"] if self.endpoint.chat else choice
-            content = message["content"] if self.endpoint.chat else choice["text"]
+            content = message["content" if self.endpoint.chat else "text"]
         except orjson.JSONDecodeError:
             raise TransientError(f"reply body is not JSON: {_short(self._text(body), 120)}") from None
         except (KeyError, IndexError, TypeError):

@@ -153,27 +153,27 @@ def read_records(path: Path) -> dict[tuple[str, int], Record]:
     if not path.is_file():
         return out
     with open(path, "rb") as f:
-        lines = f.read().split(b"\n")
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-            problem = _record_problem(obj)
-        except orjson.JSONDecodeError:
-            problem = "not valid JSON"
-        if problem is not None:
-            if lineno < len(lines) - 1 or problem != "not valid JSON":
-                log.warning("%s:%d: record skipped (%s); its sample will be asked again", path, lineno, problem)
-            continue
-        rec = Record(**{k: v for k, v in obj.items() if k in _RECORD_FIELDS})
-        key = (rec.abbr, rec.index)
-        previous = out.get(key)
-        # An answer is never replaced by a later error for the same prompt.
-        if previous is not None and previous.answered and not rec.answered:
-            if previous.fingerprint == rec.fingerprint:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
                 continue
-        out[key] = rec
+            try:
+                obj = orjson.loads(line)
+                problem = _record_problem(obj)
+            except orjson.JSONDecodeError:
+                problem = "not valid JSON"
+            if problem is not None:
+                torn = not line.endswith(b"\n")  # the last line, cut off by a kill: expected
+                if not torn or problem != "not valid JSON":
+                    log.warning("%s:%d: record skipped (%s); its sample will be asked again", path, lineno, problem)
+                continue
+            rec = Record(**{k: v for k, v in obj.items() if k in _RECORD_FIELDS})
+            key = (rec.abbr, rec.index)
+            previous = out.get(key)
+            # An answer is never replaced by a later error for the same prompt.
+            if previous is not None and previous.answered and not rec.answered:
+                if previous.fingerprint == rec.fingerprint:
+                    continue
+            out[key] = rec
     return out
 
 
