@@ -37,8 +37,10 @@ def main() -> None:
     started = time.perf_counter()
     iso = sandbox.isolation()
     probe_s = time.perf_counter() - started
-    print(f"isolation: prefix={' '.join(iso.prefix) or '-'} network={iso.network} pid_ns={iso.pid_namespace} "
-          f"dropped_uid={iso.drop_uid} tools={iso.tools} python={iso.python} (probe {probe_s:.2f}s)")  # fmt: skip
+    described = getattr(iso, "describe", lambda: {})()  # older versions have no describe()
+    print(f"isolation: mechanism={described.get('mechanism', '-')} prefix={' '.join(iso.prefix) or '-'} "
+          f"network={iso.network} pid_ns={iso.pid_namespace} dropped_uid={iso.drop_uid} tools={iso.tools} "
+          f"memory_limit={described.get('memory_limit', '-')} python={iso.python} (probe {probe_s:.2f}s)")  # fmt: skip
     for note in iso.notes:
         print(f"  note: {note}")
 

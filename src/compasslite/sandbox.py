@@ -3,55 +3,63 @@
 `run_programs(programs, timeout)` runs each program in its own short-lived process
 tree and returns one `Outcome` per program, in input order. Programs run in
 parallel on a pool of `os.cpu_count()` threads, each of which starts one process
-tree and waits for it.
+tree and waits for it. `isolation()` finds, once per process, the strongest set-up
+the machine allows; `isolation().describe()` is what a run's manifest records and
+`isolation().notes` says what is missing on a weaker machine.
 
-What one program gets
----------------------
-* A process tree of its own, started in a new session (its own process group): a
-  supervisor — `/bin/sh` waiting for the runner, with the limits and uid applied by
-  util-linux `prlimit`/`setpriv` on the way (or, without those tools, a small
-  `python -I -S` supervisor that forks and sets them itself) — and the *runner*
-  `python -I -c <runner>` that executes the program. The program's parent is the
-  supervisor, never the evaluator, so `os.kill(os.getppid(), SIGKILL)` cannot reach
-  the evaluator. At the end the whole process group is killed (SIGKILL), so nothing
-  the program started survives it.
-* Linux namespaces when the `unshare` tool allows them (root, or unprivileged user
-  namespaces): a new network namespace (only a loopback interface that is down: no
-  network at all, not even the evaluator's loopback servers) and a new PID namespace
-  whose init is the supervisor (the program cannot signal anything outside; when the
-  supervisor exits the kernel kills every process left in the namespace, so even a
-  process that escaped the process group with `setsid` dies); a private `/proc` too
-  when the uid is not dropped. When namespaces are not available the sandbox still
-  runs, without network isolation; `isolation().notes` says what is missing.
-* When the evaluator runs as root: the runner drops to a dedicated unprivileged uid
-  (one per worker slot; no capabilities, no supplementary groups, no_new_privs) before
-  it starts. The program then cannot delete or modify the evaluator's files (its
-  temporary directory's parent included), cannot read files only root may read,
-  cannot read `/proc/<pid>/environ` of other processes, and cannot signal the
-  supervisor or the evaluator; without a PID namespace, processes it left behind are
-  found by uid and killed. `RLIMIT_NPROC` only works for a non-root uid, so this is
-  also what contains a fork bomb when running as root. The runner's interpreter must
-  be executable by that uid: the evaluator's own when it is, else a system Python of
-  the same minor version with the evaluator's site-packages added to `sys.path`
-  (a Python installed under /root, as pyenv does, is out of reach). Without root the
-  program runs as the evaluator's user: it can touch that user's files (a limitation
-  of unprivileged sandboxes; run as root or in a container for hostile models).
-* Resource limits on the runner and all its descendants: `RLIMIT_CPU` (timeout + 1 s,
-  then SIGXCPU), `RLIMIT_AS` (address space, default 1 GiB: a memory hog gets a
-  MemoryError), `RLIMIT_NPROC` (default 32 processes: a fork bomb is contained),
-  `RLIMIT_FSIZE` (64 MiB per written file), no core dumps.
-* A fresh temporary working directory (also `HOME` and `TMPDIR`), removed afterwards;
-  the program file sits in the directory above it, which the program cannot modify
-  when the uid is dropped.
-* A minimal environment built from scratch (`PATH`, `HOME`, `TMPDIR`, `LANG`): no
-  variable of the evaluator is inherited, so API keys are not visible.
+Mechanisms, strongest first
+---------------------------
+``bwrap`` (bubblewrap, used when installed and permitted)
+    A new mount, PID, network, IPC and UTS namespace (and a user namespace when not
+    root). The file system is built from nothing: `/usr` (and the `/bin`, `/lib*`
+    links), `/etc/ld.so.cache`, `/etc/localtime`, the interpreter's installation and
+    the evaluator's site-packages, all read-only; a private `/proc` (only the
+    sandbox's own processes); a minimal `/dev`; and private, size-capped tmpfs
+    `/tmp` and `/dev/shm` (the program's working directory is inside `/tmp`). The run
+    directory, the config file, the evaluator's home and working directory, caches
+    and every other host file are simply absent. `--die-with-parent` kills the tree
+    when the evaluator dies, even by SIGKILL.
+``unshare`` (util-linux, the fallback)
+    `setpriv --pdeathsig KILL unshare --mount --pid --fork --mount-proc --kill-child
+    --net --ipc --uts`: the same namespaces and private `/proc`; inside, a shell (PID 1)
+    mounts size-capped tmpfs over `/tmp` and `/dev/shm` and empty read-only tmpfs over
+    the evaluator's home, `/root`, working directory, run directory, cache directory
+    and the directories of files named on its command line (the config file), then
+    starts the program. The rest of the host file system stays visible (read-only for
+    a dropped uid where permissions say so).
+``none``
+    No namespaces (no `unshare`, or the kernel refuses them): only the process-tree,
+    uid and rlimit protections below; a temporary directory on the host, removed
+    afterwards. `notes` lists everything that is missing.
+
+In every mechanism
+------------------
+* The program's parent is a supervisor (bwrap's PID 1, the shell, or a small
+  `python -I -S` supervisor), never the evaluator, so `os.kill(os.getppid(), SIGKILL)`
+  cannot reach the evaluator. At the end the whole tree is killed.
+* When the evaluator runs as root the runner drops to a dedicated unprivileged uid
+  (one per worker slot; no capabilities, no supplementary groups, no_new_privs), via
+  util-linux `prlimit`/`setpriv` (or the python supervisor without them).
+* Resource limits on the runner and all its descendants: `RLIMIT_CPU` (timeout + 1 s),
+  `RLIMIT_AS` (default 1 GiB per process: a memory hog gets a MemoryError),
+  `RLIMIT_NPROC` (32 processes), `RLIMIT_FSIZE` (64 MiB per file), no core dumps.
+* One memory limit for the whole process tree when a cgroup memory controller can be
+  used: cgroup v2 (a child of the evaluator's cgroup with the memory controller, e.g.
+  a delegated subtree) or, on hybrid machines, the cgroup v1 memory hierarchy; each
+  worker slot gets a cgroup with `memory.max` (v1: `memory.limit_in_bytes`) of the same
+  1 GiB, `pids.max` where available, and everything left in it is killed after each
+  program. Otherwise the documented fallback: the per-process `RLIMIT_AS` times at most
+  `RLIMIT_NPROC` processes (`memory_limit: per-process` in the manifest).
+* A minimal environment built from scratch (`PATH`, `HOME`, `TMPDIR`, `LANG`); the
+  program text arrives on an inherited, already unlinked file, so nothing of it stays
+  on disk.
 * stdin is `/dev/null`; as in OpenCompass, Python-level `sys.stdin` raises on read and
-  `sys.stdout`/`sys.stderr` are swallowed (kept, truncated, in `Outcome.output`
-  together with anything written to the file descriptors).
+  `sys.stdout`/`sys.stderr` are swallowed (kept, truncated, in `Outcome.output`).
 * A wall-clock limit: inside the runner, `timeout` seconds (SIGALRM raises a
   TimeoutException in the program, as OpenCompass's `time_limit` does); outside, the
-  evaluator kills the tree `timeout + grace + 1` seconds after start (OpenCompass's
-  parent waits `timeout + 1`; the extra second covers interpreter start-up).
+  evaluator kills the tree `timeout + grace + 1` seconds after start.
+* Everything the program prints or raises passes through the secret redactor of the
+  surrounding `scoring(redact=...)` block (the runner sets it) before it is returned.
 
 Semantics shared with OpenCompass: the program is `exec`uted with an empty globals
 dict (so `__name__` is `'builtins'` and `if __name__ == '__main__':` blocks do not
@@ -62,15 +70,18 @@ timeout; any other exception (SystemExit included) -> failed. With
 OpenAI's human-eval (destructive os/shutil/subprocess functions replaced by None),
 so programs that call them fail exactly as they do in OpenCompass.
 
-The sandbox protects the machine, not the score: a program that knows how this
-runner reports results could forge a pass.
+The sandbox protects the machine and the secrets, not the score: a program that knows
+how this runner reports results could forge a pass (as in OpenCompass).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -80,10 +91,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Status = Literal["passed", "wrong_answer", "failed", "timeout"]
 
@@ -92,10 +104,13 @@ DEFAULT_MEMORY_MB = 1024
 DEFAULT_MAX_PROCS = 32
 DEFAULT_OUTPUT_LIMIT = 4096
 DEFAULT_GRACE = 1.0
+TMPFS_MB = 64  # private /tmp and /dev/shm, each
 _STARTUP_ALLOWANCE = 1.0  # interpreter start-up, outside the program's own time limit
 _FILE_SIZE_LIMIT = 64 * 1024 * 1024
 _RESULT_LIMIT = 60_000  # result message bytes (below a pipe's 64 KiB capacity)
 _UID_BASE = 1_500_000_000  # sandbox uids: base + (evaluator pid % 10^6) * 512 + slot, below 2^31
+_CGROUP_PREFIX = "compasslite-sandbox-"
+_TEMP_PREFIX = "compasslite-sandbox-"  # + evaluator pid + "-": host temp dirs of the weakest set-ups
 
 
 @dataclass(frozen=True)
@@ -134,23 +149,98 @@ class Outcome:
         )
 
 
+Mechanism = Literal["bwrap", "unshare", "none"]
+
+
 @dataclass(frozen=True)
 class Isolation:
-    """How programs are isolated on this machine (see `isolation()`)."""
+    """How programs are isolated on this machine (see `isolation()`).
 
-    prefix: tuple[str, ...] = ()  # command prefix, e.g. ("unshare", "--net", ...)
+    `mechanism` "bwrap" and "unshare" give the full set-up described in the module
+    docstring; "none" with a non-empty `prefix` is a partial `unshare` (network and
+    perhaps PID namespace only, no mount namespace)."""
+
+    prefix: tuple[str, ...] = ()  # partial set-ups: command prefix, e.g. ("unshare", "--net")
     network: bool = False  # own network namespace
     pid_namespace: bool = False
     drop_uid: bool = False  # runner switches to a dedicated unprivileged uid
     python: str = sys.executable  # the runner's interpreter
-    tools: bool = False  # limits and uid set by util-linux prlimit/setpriv under /bin/sh (faster)
+    tools: bool = False  # limits and uid set by util-linux prlimit/setpriv (faster)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    mechanism: Mechanism = "none"
+    cgroup: str = ""  # base cgroup directory of this evaluator ("" = per-process limits only)
+    cgroup_version: int = 0
+    parent_death: bool = False  # every process of a program dies when the evaluator dies
+
+    @property
+    def private_proc(self) -> bool:
+        return self.mechanism in ("bwrap", "unshare")
+
+    @property
+    def private_tmp(self) -> bool:
+        return self.mechanism in ("bwrap", "unshare")
+
+    @property
+    def memory_limit(self) -> str:
+        return "cgroup" if self.cgroup else "per-process"
+
+    def describe(self) -> dict[str, Any]:
+        """What a run's manifest records about the sandbox."""
+        return {
+            "mechanism": self.mechanism if self.mechanism != "none" or not self.prefix else "unshare-partial",
+            "pid_namespace": self.pid_namespace,
+            "private_proc": self.private_proc,
+            "network": "none" if self.network else "host",
+            "private_tmp": self.private_tmp,
+            "host_files": {"bwrap": "absent", "unshare": "hidden"}.get(self.mechanism, "visible"),
+            "dropped_uid": self.drop_uid,
+            "parent_death": self.parent_death,
+            "memory_limit": self.memory_limit,
+            "cgroup_version": self.cgroup_version or None,
+            "memory_mb": DEFAULT_MEMORY_MB,
+            "max_procs": DEFAULT_MAX_PROCS,
+            "tmpfs_mb": TMPFS_MB if self.private_tmp else None,
+            "notes": list(self.notes),
+        }
+
+
+# --------------------------------------------------------------------------- scoring context
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """Set by the runner around scoring: how to redact secrets from what programs print
+    or raise, and host directories the `unshare` fallback should hide (the run dir)."""
+
+    redact: Callable[[str], str] | None = None
+    hidden: tuple[str, ...] = ()
+    # Runs the programs somewhere else (ray_runner.run_programs: on a Ray cluster's workers,
+    # each in its own machine's sandbox); None runs them here.
+    executor: Callable[..., list[Outcome]] | None = None
+
+
+_SCORING: ContextVar[ScoringContext | None] = ContextVar("sandbox_scoring", default=None)
+
+
+@contextlib.contextmanager
+def scoring(
+    redact: Callable[[str], str] | None = None,
+    hidden: Iterable[str] = (),
+    executor: Callable[..., list[Outcome]] | None = None,
+) -> Iterator[None]:
+    """Programs run inside the block have their messages and output redacted by `redact`,
+    (with the `unshare` mechanism) cannot see the `hidden` directories, and run through
+    `executor` when one is given."""
+    token = _SCORING.set(ScoringContext(redact, tuple(str(p) for p in hidden), executor))
+    try:
+        yield
+    finally:
+        _SCORING.reset(token)
 
 
 # --------------------------------------------------------------------------- child code
 
-# The supervisor: runs in the new session (PID 1 of the PID namespace when there is
-# one). It forks the runner with the limits and uid applied, reaps every child until
+# The supervisor (when util-linux prlimit/setpriv are missing): runs in the new session. It forks the runner with the limits and uid applied, reaps every child until
 # the runner has ended, and exits with the runner's status (128 + signal if killed).
 _SUPERVISOR = r"""
 import json, os, resource, sys
@@ -199,12 +289,15 @@ import sys
 def _compasslite_run():
     import io, json, os, signal
     write, exit_, getpid, dumps = os.write, os._exit, os.getpid, json.dumps
-    fd, limit, path, guard, cap = int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
+    fd, limit, source_fd, guard, cap = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
     for extra in json.loads(sys.argv[7]):
         if extra not in sys.path and os.access(extra, os.R_OK | os.X_OK):
             sys.path.append(extra)
-    with open(path, encoding="utf-8") as f:
+    with open(source_fd, encoding="utf-8", closefd=True) as f:
         source = f.read()
+    work = os.environ["HOME"]  # a fresh directory: inside the private /tmp, or made by the evaluator
+    os.makedirs(work, mode=0o700, exist_ok=True)
+    os.chdir(work)
     me = getpid()
 
     class TimeoutException(Exception):
@@ -296,19 +389,14 @@ def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def _unshare_prefixes(root: bool, drop_uid: bool) -> list[tuple[tuple[str, ...], bool, bool]]:
-    """Candidate `unshare` prefixes, strongest first: (prefix, network, pid namespace).
-
-    A private /proc (`--mount-proc`, which costs a mount namespace) is only needed when
-    the program keeps the evaluator's uid: a dropped uid cannot read other processes'
-    /proc entries anyway."""
+def _partial_unshare_prefixes(root: bool) -> list[tuple[tuple[str, ...], bool, bool]]:
+    """Weaker `unshare` prefixes without a mount namespace, for kernels that refuse one:
+    (prefix, network, pid namespace)."""
     tool = shutil.which("unshare")
     if not tool:
         return []
     user = () if root else ("--map-root-user",)
-    pid = (tool, *user, "--net", "--pid", "--fork")
-    out = [] if drop_uid else [((*pid, "--mount-proc"), True, True)]
-    return [*out, (pid, True, True), ((tool, *user, "--net"), True, False)]
+    return [((tool, *user, "--net", "--pid", "--fork"), True, True), ((tool, *user, "--net"), True, False)]
 
 
 def _world_executable(path: str) -> bool:
@@ -330,10 +418,10 @@ def _world_executable(path: str) -> bool:
 
 
 def _candidate_pythons() -> list[str]:
-    """Interpreters for a runner with a dropped uid: the evaluator's own if any user can
-    run it, then system interpreters of the same version (a Python installed under /root,
-    as pyenv does, is out of reach of an unprivileged uid; the evaluator's site-packages
-    are then added to the runner's sys.path)."""
+    """Interpreters for a runner with a dropped uid on the host file system: the
+    evaluator's own if any user can run it, then system interpreters of the same version
+    (a Python installed under /root, as pyenv does, is out of reach of an unprivileged
+    uid; the evaluator's site-packages are then added to the runner's sys.path)."""
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     system_path = "/usr/local/bin:/usr/bin:/bin"
     found = [
@@ -356,27 +444,86 @@ def isolation() -> Isolation:
         return _isolation
 
 
+def _bwrap_python() -> str:
+    """The interpreter bwrap runs: the real file (not a venv's symlink), with the evaluator's
+    site-packages added to sys.path. An interpreter installed under a home directory (pyenv
+    under /root) would bring part of that home into the sandbox, so a system interpreter of
+    the same version is preferred then."""
+    own = os.path.realpath(getattr(sys, "_base_executable", "") or sys.executable)
+    homes = {os.path.realpath(os.path.expanduser("~")), "/root", "/home"}
+    if not any(_is_within(own, h) for h in homes if h != "/"):
+        return own
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    system = shutil.which(version, path="/usr/bin:/usr/local/bin:/bin")
+    return os.path.realpath(system) if system else own
+
+
+# What every probe program checks: the right interpreter, the dropped uid; in the full
+# mechanisms a private /proc (no pid of the host) and a writable private /tmp.
+_PROBE = """import os, sys
+assert sys.version_info[:2] == {version!r}
+if {drop!r}:
+    assert os.getuid() != 0 and os.geteuid() != 0
+if {private!r}:
+    pids = [p for p in os.listdir('/proc') if p.isdigit()]
+    assert len(pids) < 8, pids
+    open('/tmp/probe', 'w').close()
+"""
+
+
+MECHANISM_ENV = "COMPASSLITE_SANDBOX"  # bwrap | unshare | none: use at most this mechanism
+
+
 def _probe() -> Isolation:
     root = _is_root()
+    ceiling = os.environ.get(MECHANISM_ENV, "").strip().lower()
+    allowed = {"bwrap": ("bwrap", "unshare", "none"), "unshare": ("unshare", "none"), "none": ("none",)}.get(
+        ceiling, ("bwrap", "unshare", "none")
+    )
     tools = bool(shutil.which("prlimit") and shutil.which("setpriv") and os.path.exists("/bin/sh"))
-    check = f"import os, sys\nassert sys.version_info[:2] == {tuple(sys.version_info[:2])!r}\n"
+    version = tuple(sys.version_info[:2])
+    bwrap = shutil.which("bwrap") if "bwrap" in allowed else None
+    unshare = shutil.which("unshare") if "unshare" in allowed else None
     candidates: list[Isolation] = []
     for drop in (True, False) if root else (False,):
-        probe_check = check + ("assert os.getuid() != 0 and os.geteuid() != 0\n" if drop else "")
-        for prefix, net, pid in [*_unshare_prefixes(root, drop), ((), False, False)]:
+        if bwrap:
+            for use_tools in (True, False) if tools else (False,):
+                candidates.append(Isolation((), True, True, drop, _bwrap_python(), use_tools, mechanism="bwrap"))
+        if unshare and shutil.which("setpriv") and os.path.exists("/bin/sh"):
             for python in _candidate_pythons() if drop else [sys.executable]:
                 for use_tools in (True, False) if tools else (False,):
-                    candidates.append((Isolation(prefix, net, pid, drop, python, use_tools), probe_check))
+                    candidates.append(Isolation((), True, True, drop, python, use_tools, mechanism="unshare"))
+        partial = _partial_unshare_prefixes(root) if unshare else []
+        for prefix, net, pid in [*partial, ((), False, False)]:
+            for python in _candidate_pythons() if drop else [sys.executable]:
+                for use_tools in (True, False) if tools else (False,):
+                    candidates.append(Isolation(prefix, net, pid, drop, python, use_tools))
     chosen = Isolation(tools=False)
     slot = _acquire_slot()
     try:
-        for cand, program in candidates:
+        for cand in candidates:
+            program = _PROBE.format(version=version, drop=cand.drop_uid, private=cand.private_proc)
             if _run_one(program, 5.0, None, cand, slot=slot).status == "passed":
                 chosen = cand
                 break
     finally:
         _release_slot(slot)
+    cgroup, cgroup_version = _cgroup_base()
+    _remove_stale_tempdirs()
+    parent_death = chosen.mechanism in ("bwrap", "unshare")
     notes: list[str] = []
+    if ceiling in allowed and ceiling != "bwrap":
+        notes.append(f"{MECHANISM_ENV}={ceiling} limits the sandbox to the {ceiling!r} mechanism")
+    elif chosen.mechanism != "bwrap":
+        notes.append(
+            "bubblewrap is not "
+            + ("permitted here" if shutil.which("bwrap") else "installed (apt-get install bubblewrap)")
+        )
+    if chosen.mechanism == "unshare":
+        notes.append(
+            "util-linux unshare hides only the evaluator's home, /root, working directory, run directory, "
+            "cache and config file directory; other host files stay readable as permissions allow"
+        )
     if not chosen.network:
         notes.append(
             "no network namespace (the unshare tool is missing or namespaces are not permitted): "
@@ -384,14 +531,35 @@ def _probe() -> Isolation:
         )
     if not chosen.pid_namespace:
         notes.append("no PID namespace: a program can see other processes")
-    elif not chosen.drop_uid and "--mount-proc" not in chosen.prefix:
-        notes.append("no private /proc: a program can read /proc of the evaluator's user")
+    if not chosen.private_proc:
+        notes.append(
+            "no private /proc: a program can list the evaluator's processes and read their command lines"
+            + ("" if chosen.drop_uid else " and environments")
+        )
+        notes.append(
+            "the evaluator's files (run directory, config file, home, working directory) are readable "
+            "as far as file permissions allow"
+        )
+        notes.append(
+            "no private /tmp or /dev/shm: a program can fill them (RLIMIT_FSIZE caps each file at 64 MiB)"
+        )
+    if not parent_death:
+        notes.append("processes a program starts may outlive an evaluator killed with SIGKILL")
+    if not cgroup:
+        notes.append(
+            "no usable cgroup memory controller (a cgroup v2 subtree with the memory controller, or the "
+            f"v1 memory hierarchy): memory is limited per process (RLIMIT_AS {DEFAULT_MEMORY_MB} MiB each, "
+            f"at most RLIMIT_NPROC {DEFAULT_MAX_PROCS} processes)"
+        )
     if not chosen.drop_uid:
         notes.append(
-            "programs run as the evaluator's user: they can modify that user's files"
+            "programs run as the evaluator's user"
+            + {"bwrap": "", "unshare": ": they can modify that user's files outside the hidden directories"}.get(
+                chosen.mechanism, ": they can modify that user's files"
+            )
             + ("" if root else " (run as root to use a dedicated unprivileged uid)")
         )
-    if chosen.python != sys.executable:
+    if chosen.python != sys.executable and chosen.mechanism != "bwrap":
         notes.append(f"programs run with {chosen.python}, which the sandbox uid can execute")
     return Isolation(
         chosen.prefix,
@@ -401,7 +569,210 @@ def _probe() -> Isolation:
         chosen.python,
         chosen.tools,
         tuple(notes),
+        chosen.mechanism,
+        cgroup,
+        cgroup_version,
+        parent_death,
     )
+
+
+def _remove_stale_tempdirs() -> None:
+    """Host temporary directories of evaluators that were killed (without a private /tmp)."""
+    top = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(top) if n.startswith(_TEMP_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_TEMP_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                if os.stat(os.path.join(top, name)).st_uid == os.geteuid():
+                    _rmtree(os.path.join(top, name))
+
+
+# --------------------------------------------------------------------------- cgroups
+#
+# One cgroup per evaluator process (compasslite-sandbox-<pid>, a child of the evaluator's
+# own cgroup) with one child per worker slot; a program's launcher joins its slot's cgroup
+# (`echo 0 > cgroup.procs`) before anything of the program starts, so every process of the
+# program is in it. Removed at exit; those of evaluators that died are removed by the next.
+
+
+def _mounts() -> list[tuple[str, str, set[str]]]:
+    out = []
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 4:
+                    out.append((parts[1], parts[2], set(parts[3].split(","))))
+    except OSError:
+        pass
+    return out
+
+
+def _own_cgroups() -> dict[str, str]:
+    """Controller (or "" for v2) -> this process's cgroup path."""
+    out: dict[str, str] = {}
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as f:
+            for line in f:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                for c in controllers.split(",") if controllers else [""]:
+                    out[c] = path
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def _write(path: str, text: str) -> bool:
+    try:
+        with open(path, "w", encoding="ascii") as f:
+            f.write(text)
+        return True
+    except OSError:
+        return False
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove_cgroup_tree(path: str) -> None:
+    """Kill whatever is left in a sandbox cgroup tree and remove it (best effort)."""
+    try:
+        children = [e.path for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return
+    for child in children:
+        _remove_cgroup_tree(child)
+    _cgroup_kill(path)
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.01)
+
+
+def _remove_stale_cgroups(parent: str) -> None:
+    try:
+        entries = [e for e in os.scandir(parent) if e.name.startswith(_CGROUP_PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(_CGROUP_PREFIX) :]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            _remove_cgroup_tree(entry.path)
+
+
+def _cgroup_base() -> tuple[str, int]:
+    """(this evaluator's base cgroup directory, cgroup version), or ("", 0)."""
+    own = _own_cgroups()
+    mounts = _mounts()
+    name = f"{_CGROUP_PREFIX}{os.getpid()}"
+    v2 = [m for m, fstype, _ in mounts if fstype == "cgroup2"]
+    if v2 and "" in own:
+        parent = os.path.normpath(v2[0] + "/" + own[""])
+        base = os.path.join(parent, name)
+        _remove_stale_cgroups(parent)
+        with contextlib.suppress(OSError):
+            os.mkdir(base)
+            if "memory" in _read(os.path.join(base, "cgroup.controllers")).split():
+                wanted = [c for c in ("memory", "pids") if c in _read(os.path.join(base, "cgroup.controllers")).split()]
+                if _write(os.path.join(base, "cgroup.subtree_control"), " ".join("+" + c for c in wanted)):
+                    atexit.register(_remove_cgroup_tree, base)
+                    return base, 2
+            os.rmdir(base)
+    v1 = [m for m, fstype, opts in mounts if fstype == "cgroup" and "memory" in opts]
+    if v1 and "memory" in own:
+        parent = os.path.normpath(v1[0] + "/" + own["memory"])
+        base = os.path.join(parent, name)
+        _remove_stale_cgroups(parent)
+        with contextlib.suppress(OSError):
+            os.mkdir(base)
+            if os.path.exists(os.path.join(base, "memory.limit_in_bytes")):
+                atexit.register(_remove_cgroup_tree, base)
+                return base, 1
+            os.rmdir(base)
+    return "", 0
+
+
+_slot_cgroups: dict[tuple[str, int], int] = {}  # (base, slot) -> memory limit set
+_slot_cgroup_lock = threading.Lock()
+
+
+def _slot_cgroup(iso: Isolation, slot: int, memory_mb: int, max_procs: int) -> str:
+    """The slot's cgroup with the given limits ("" if it cannot be set up)."""
+    if not iso.cgroup:
+        return ""
+    path = os.path.join(iso.cgroup, f"slot{slot}")
+    limit = memory_mb * 1024 * 1024
+    with _slot_cgroup_lock:
+        if _slot_cgroups.get((iso.cgroup, slot)) == limit and os.path.isdir(path):
+            return path
+        with contextlib.suppress(FileExistsError):
+            try:
+                os.mkdir(path)
+            except OSError:
+                return ""
+        if iso.cgroup_version == 2:
+            ok = _write(os.path.join(path, "memory.max"), str(limit))
+            _write(os.path.join(path, "memory.swap.max"), "0")
+            _write(os.path.join(path, "pids.max"), str(max_procs + 8))  # + the launchers
+        else:
+            # memsw (memory + swap) must stay >= the memory limit: raise it first if lowering.
+            memsw = os.path.join(path, "memory.memsw.limit_in_bytes")
+            ok = _write(os.path.join(path, "memory.limit_in_bytes"), str(limit))
+            if os.path.exists(memsw):
+                _write(memsw, str(limit))
+            if not ok:  # lowering below the current memsw limit: memsw first
+                _write(memsw, str(limit))
+                ok = _write(os.path.join(path, "memory.limit_in_bytes"), str(limit))
+        if not ok:
+            return ""
+        _slot_cgroups[(iso.cgroup, slot)] = limit
+        return path
+
+
+def _oom_kills(cgroup: str, version: int) -> int:
+    text = _read(os.path.join(cgroup, "memory.events" if version == 2 else "memory.oom_control"))
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+def _cgroup_kill(cgroup: str) -> None:
+    """Kill every process left in a cgroup."""
+    if _write(os.path.join(cgroup, "cgroup.kill"), "1"):
+        return
+    for _ in range(50):
+        pids = [int(p) for p in _read(os.path.join(cgroup, "cgroup.procs")).split() if p.isdigit()]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
 
 
 # --------------------------------------------------------------------------- slots / uids
@@ -463,7 +834,7 @@ def _kill_uid(uid: int) -> None:
         time.sleep(0.01)
 
 
-# --------------------------------------------------------------------------- running
+# --------------------------------------------------------------------------- commands
 
 
 _PRLIMIT = {
@@ -480,18 +851,153 @@ def _which(tool: str) -> str:
     return shutil.which(tool) or tool
 
 
-def _site_paths() -> list[str]:
-    """The evaluator's site-packages, for a runner that uses another interpreter."""
+def _site_paths(outside_homes: bool = False) -> list[str]:
+    """The evaluator's site-packages, for a runner that uses another interpreter; with
+    `outside_homes`, none under a home directory (bwrap would bring it into the sandbox)."""
     import site
 
     try:
-        return [p for p in site.getsitepackages() if os.path.isdir(p)]
+        paths = [p for p in site.getsitepackages() if os.path.isdir(p)]
     except AttributeError:
         return []
+    if outside_homes:
+        homes = [os.path.realpath(os.path.expanduser("~")), "/root", "/home"]
+        paths = [p for p in paths if not any(_is_within(os.path.realpath(p), h) for h in homes if h != "/")]
+    return paths
 
 
 def _env(workdir: str) -> dict[str, str]:
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
+
+
+def _inner_command(iso: Isolation, runner: list[str], limits: list[tuple[str, int, int]], uid: int | None) -> list[str]:
+    """Limits and uid applied, then the runner: util-linux tools, else the supervisor."""
+    if iso.tools:
+        lim = [f"--{_PRLIMIT[name]}={soft}:{hard}" for name, soft, hard in limits]
+        drop: list[str] = []
+        if uid is not None:
+            drop = [_which("setpriv"), f"--reuid={uid}", f"--regid={uid}",
+                    "--clear-groups", "--no-new-privs", "--bounding-set=-all", "--"]  # fmt: skip
+        return [_which("prlimit"), *lim, "--", *drop, *runner]
+    cfg = json.dumps({"limits": limits, "uid": uid, "argv": runner})
+    return [iso.python, "-I", "-S", "-c", _SUPERVISOR, cfg]
+
+
+@functools.lru_cache(maxsize=4)
+def _bwrap_filesystem(python: str, extra: tuple[str, ...]) -> tuple[str, ...]:
+    """bwrap arguments building the sandbox's read-only file system: /usr and its links,
+    the interpreter's installation and the given directories, nothing else of the host."""
+    args: list[str] = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for name in ("/etc/ld.so.cache", "/etc/localtime"):
+        if os.path.exists(name):
+            args += ["--ro-bind", name, name]
+    prefixes = {os.path.dirname(os.path.dirname(python))}
+    if python == os.path.realpath(getattr(sys, "_base_executable", "") or sys.executable):
+        prefixes |= {os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix)}
+    binds = sorted({*prefixes, *(os.path.realpath(p) for p in extra)})
+    covered: list[str] = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"]
+    made: set[str] = set()
+    for path in binds:
+        if any(path == c or path.startswith(c + "/") for c in covered) or not os.path.isdir(path):
+            continue
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts)):
+            parent = "/" + "/".join(parts[:i])
+            if parent not in made and not any(parent == c or parent.startswith(c + "/") for c in covered):
+                args += ["--perms", "0755", "--dir", parent]  # searchable by the dropped uid
+                made.add(parent)
+        args += ["--ro-bind", path, path]
+        covered.append(path)
+    return tuple(args)
+
+
+def _bwrap_command(iso: Isolation, inner: list[str], extra: list[str]) -> list[str]:
+    if _is_root():
+        # No user namespace as root: it would map the sandbox uid to root outside.
+        ns = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        if not iso.drop_uid:  # bwrap keeps root's capabilities; setpriv needs them to drop the uid
+            ns += ["--cap-drop", "ALL"]
+    else:
+        ns = ["--unshare-all"]
+    size = str(TMPFS_MB * 1024 * 1024)
+    return [
+        _which("bwrap"), *ns, "--die-with-parent", "--new-session",
+        *_bwrap_filesystem(iso.python, tuple(extra)),
+        "--proc", "/proc", "--dev", "/dev",
+        "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+        "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
+        "--chdir", "/tmp", "--", *inner,
+    ]  # fmt: skip
+
+
+# PID 1 of the `unshare` fallback: hide the host directories, give /tmp and /dev/shm
+# private size-capped tmpfs, then start the program and wait for it (PID 1's exit
+# kills every process left in the namespace).
+_UNSHARE_SETUP = r"""
+size=$1; shift
+while [ "$1" != "--" ]; do
+  mount -t tmpfs -o ro,size=4k,mode=0755,nosuid,nodev tmpfs "$1" || { echo "sandbox: cannot start: hide $1" >&2; exit 125; }
+  shift
+done
+shift
+for d in /tmp /dev/shm; do
+  [ -d "$d" ] || continue
+  mount -t tmpfs -o "size=$size,mode=1777,nosuid,nodev" tmpfs "$d" || { echo "sandbox: cannot start: tmpfs $d" >&2; exit 125; }
+done
+"$@" &
+wait $!
+"""
+
+
+def _is_within(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _hidden_dirs(python: str, extra: Iterable[str]) -> list[str]:
+    """Host directories the `unshare` fallback covers: the evaluator's home and working
+    directory, /root, its cache, the directories of files named on its command line (a
+    config file), and the scoring context's (the run directory). A directory holding
+    the runner's interpreter stays visible, as does anything under /tmp (covered anyway)."""
+    found = [os.getcwd(), os.path.expanduser("~"), "/root", *extra]
+    with contextlib.suppress(Exception):
+        import platformdirs
+
+        found.append(platformdirs.user_cache_dir("compasslite"))
+    for arg in sys.argv[1:]:
+        with contextlib.suppress(OSError, ValueError):
+            if len(arg) < 4096 and os.path.isfile(arg):
+                found.append(os.path.dirname(os.path.abspath(arg)))
+    keep = [python, os.path.realpath(python), "/usr", "/bin", "/lib", "/lib64", "/etc", "/dev", "/proc", "/sys"]
+    dirs: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in found if p}, key=len):
+        if not os.path.isdir(path) or path == "/" or _is_within(path, "/tmp") or _is_within(path, "/dev"):
+            continue
+        if any(_is_within(k, path) for k in keep) or any(_is_within(path, d) for d in dirs):
+            continue
+        dirs.append(path)
+    return dirs
+
+
+def _unshare_command(iso: Isolation, inner: list[str], hidden: list[str]) -> list[str]:
+    user = () if _is_root() else ("--map-root-user",)
+    return [
+        _which("setpriv"), "--pdeathsig", "KILL", "--",
+        _which("unshare"), *user, "--mount", "--pid", "--fork", "--mount-proc", "--kill-child",
+        "--net", "--ipc", "--uts", "--",
+        "/bin/sh", "-c", _UNSHARE_SETUP, "sh", f"{TMPFS_MB}m", *hidden, "--", *inner,
+    ]  # fmt: skip
+
+
+# Joins the slot's cgroup before anything of the program exists, then becomes the launcher.
+_JOIN_CGROUP = 'echo 0 > "$0" || { echo "sandbox: cannot start: cgroup $0" >&2; exit 125; }; exec "$@"'
+
+
+# --------------------------------------------------------------------------- running
 
 
 def _rmtree(path: str) -> None:
@@ -564,24 +1070,32 @@ def _run_one(
     max_procs: int = DEFAULT_MAX_PROCS,
     grace: float = DEFAULT_GRACE,
     output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    hidden: Sequence[str] = (),
 ) -> Outcome:
     uid = _slot_uid(slot) if iso.drop_uid else None
-    base = tempfile.mkdtemp(prefix="compasslite-sandbox-")
+    private = iso.mechanism in ("bwrap", "unshare")
+    base = None if private else tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
     read_fd = write_fd = -1
-    out = None
+    out = source = None
     start = time.monotonic()
+    cgroup = ""
+    oom_before = 0
     try:
-        os.chmod(base, 0o711)
-        program_path = os.path.join(base, "program.py")
-        with open(program_path, "w", encoding="utf-8") as f:
-            f.write(program)
-        os.chmod(program_path, 0o644)
-        workdir = os.path.join(base, "work")
-        os.mkdir(workdir, 0o700)
-        if uid is not None:
-            os.chown(workdir, uid, uid)
-            if not iso.pid_namespace:
-                _kill_uid(uid)  # leftovers of an earlier evaluator with the same pid
+        # The program reaches the runner as an inherited descriptor of an unlinked file.
+        source = tempfile.TemporaryFile()
+        source.write(program.encode("utf-8", "surrogatepass"))
+        source.flush()
+        source.seek(0)
+        if base is None:
+            workdir = f"/tmp/compasslite-sandbox-{secrets.token_hex(6)}/work"  # inside the private /tmp
+        else:
+            os.chmod(base, 0o711)
+            workdir = os.path.join(base, "work")
+            os.mkdir(workdir, 0o700)
+            if uid is not None:
+                os.chown(workdir, uid, uid)
+                if not iso.pid_namespace:
+                    _kill_uid(uid)  # leftovers of an earlier evaluator with the same pid
         cpu = int(timeout) + 1
         limits = [
             ("RLIMIT_CPU", cpu, cpu + 1),
@@ -591,23 +1105,25 @@ def _run_one(
             ("RLIMIT_CORE", 0, 0),
         ]
         read_fd, write_fd = os.pipe()
-        extra_paths = [] if iso.python == sys.executable else _site_paths()
+        extra_paths = [] if iso.python == sys.executable else _site_paths(iso.mechanism == "bwrap")
         runner = [
             iso.python, "-I", "-c", _RUNNER,
-            f"{MARKER}:{os.getpid()}", str(write_fd), repr(float(timeout)), program_path,
+            f"{MARKER}:{os.getpid()}", str(write_fd), repr(float(timeout)), str(source.fileno()),
             guard or "-", str(output_limit), json.dumps(extra_paths),
         ]  # fmt: skip
-        if iso.tools:
-            lim = [f"--{_PRLIMIT[name]}={soft}:{hard}" for name, soft, hard in limits]
-            drop = []
-            if uid is not None:
-                drop = [_which("setpriv"), f"--reuid={uid}", f"--regid={uid}",
-                        "--clear-groups", "--no-new-privs", "--bounding-set=-all", "--"]  # fmt: skip
-            chain = [_which("prlimit"), *lim, "--", *drop, *runner]
-            cmd = [*iso.prefix, "/bin/sh", "-c", '"$@" & wait $!', "sh", *chain]
+        inner = _inner_command(iso, runner, limits, uid)
+        if iso.mechanism == "bwrap":
+            cmd = _bwrap_command(iso, inner, extra_paths)
+        elif iso.mechanism == "unshare":
+            cmd = _unshare_command(iso, inner, _hidden_dirs(iso.python, hidden))
+        elif iso.tools:
+            cmd = [*iso.prefix, "/bin/sh", "-c", '"$@" & wait $!', "sh", *inner]
         else:
-            cfg = json.dumps({"limits": limits, "uid": uid, "argv": runner})
-            cmd = [*iso.prefix, sys.executable, "-I", "-S", "-c", _SUPERVISOR, cfg]
+            cmd = [*iso.prefix, *inner]
+        cgroup = _slot_cgroup(iso, slot, memory_mb, max_procs)
+        if cgroup:
+            oom_before = _oom_kills(cgroup, iso.cgroup_version)
+            cmd = ["/bin/sh", "-c", _JOIN_CGROUP, os.path.join(cgroup, "cgroup.procs"), *cmd]
         out = tempfile.TemporaryFile()
         start = time.monotonic()
         proc = subprocess.Popen(
@@ -615,22 +1131,27 @@ def _run_one(
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=workdir,
+            cwd=workdir if base is not None else "/",
             env=_env(workdir),
             start_new_session=True,
-            pass_fds=(write_fd,),
+            pass_fds=(write_fd, source.fileno()),
         )
         os.close(write_fd)
         write_fd = -1
+        source.close()
+        source = None
         ended = _wait(proc, start + timeout + grace + _STARTUP_ALLOWANCE)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
             pass
         returncode = proc.wait()
+        if cgroup:
+            _cgroup_kill(cgroup)
         if uid is not None and not iso.pid_namespace:
             _kill_uid(uid)
         duration = time.monotonic() - start
+        oom = bool(cgroup) and _oom_kills(cgroup, iso.cgroup_version) > oom_before
         raw = _read_nonblocking(read_fd, _RESULT_LIMIT)
         out.seek(0)
         printed = out.read(output_limit).decode("utf-8", "replace")
@@ -638,9 +1159,11 @@ def _run_one(
         for fd in (read_fd, write_fd):
             if fd >= 0:
                 os.close(fd)
-        if out is not None:
-            out.close()
-        _rmtree(base)
+        for f in (out, source):
+            if f is not None:
+                f.close()
+        if base is not None:
+            _rmtree(base)
 
     report = None
     if raw:
@@ -655,6 +1178,9 @@ def _run_one(
         )
     if not ended:
         return Outcome("timeout", "TimeoutException", "Timed out!", printed, duration)
+    if oom:
+        what = f"the program's processes exceeded the sandbox memory limit ({memory_mb} MiB in all) and were killed"
+        return Outcome("failed", "MemoryError", what, printed, duration)
     if returncode < 0:
         what = f"the sandbox supervisor was killed ({_signal_name(-returncode)})"
     elif returncode > 128:
@@ -667,7 +1193,7 @@ def _run_one(
     return Outcome("failed", "ProcessError", what, printed, duration)
 
 
-_LAUNCH_FAILURES = ("unshare:", "prlimit:", "setpriv:", "sandbox: cannot start")
+_LAUNCH_FAILURES = ("unshare:", "prlimit:", "setpriv:", "bwrap:", "sandbox: cannot start")
 
 
 def _run_with_retry(*args, **kwargs) -> Outcome:
@@ -678,6 +1204,14 @@ def _run_with_retry(*args, **kwargs) -> Outcome:
         time.sleep(0.05)
         outcome = _run_one(*args, **kwargs)
     return outcome
+
+
+def _redacted(outcome: Outcome, redact: Callable[[str], str] | None) -> Outcome:
+    if redact is None:
+        return outcome
+    return Outcome(
+        outcome.status, redact(outcome.error), redact(outcome.message), redact(outcome.output), outcome.duration
+    )
 
 
 def run_program(program: str, timeout: float, **kwargs) -> Outcome:
@@ -703,22 +1237,36 @@ def run_programs(
     mbpp 9.0); the process tree is killed at timeout + grace + 1 s regardless.
     guard: None, or "humaneval" to apply human-eval's reliability_guard first.
     workers: parallel programs (default os.cpu_count()).
+    Inside `scoring(redact=...)`, messages and output are redacted.
     """
     if guard not in (None, "humaneval"):
         raise ValueError(f"unknown guard {guard!r}")
     iso = isolation_override or isolation()
+    context = _SCORING.get() or ScoringContext()  # read here: the pool's threads do not inherit context variables
+    if context.executor is not None and isolation_override is None:
+        outcomes = context.executor(
+            programs, timeout, guard=guard, memory_mb=memory_mb, max_procs=max_procs, grace=grace,
+            output_limit=output_limit,
+        )  # fmt: skip
+        return [_redacted(o, context.redact) for o in outcomes]
     n = max(1, min(len(programs), workers or os.cpu_count() or 1))
 
     def job(program: str) -> Outcome:
         slot = _acquire_slot()
         try:
-            return _run_with_retry(
-                program, timeout, guard, iso, slot, memory_mb, max_procs, grace, output_limit
+            outcome = _run_with_retry(
+                program, timeout, guard, iso, slot, memory_mb, max_procs, grace, output_limit, context.hidden
             )
         finally:
             _release_slot(slot)
+        return _redacted(outcome, context.redact)
 
     if not programs:
         return []
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="sandbox") as pool:
+    pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="sandbox")
+    try:
         return list(pool.map(job, programs))
+    finally:
+        # On Ctrl-C the programs not yet started are dropped rather than run first (a `with`
+        # block would wait for every queued one); those running end within their time limit.
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -50,6 +50,7 @@ from ..errors import ConfigError, DataError
 from ..types import Score, Turn
 
 EXTRACTION_MODES = ("opencompass", "robust")
+SANDBOXED_BENCHMARKS = ("humaneval", "mbpp")  # scored by running model-written code
 _EXTRACTION: ContextVar[str] = ContextVar("code_extraction", default="opencompass")
 
 HUMANEVAL_FILE = "humaneval/human-eval-v2-20210705.jsonl"
