@@ -128,7 +128,8 @@ def test_other_gguf_path_is_checked(tmp_path):
 
 def test_missing_extras_name_the_install_command(monkeypatch):
     monkeypatch.setattr(lm.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ServerError, match=r"pip install 'compasslite\[local\]'"):
+    # from this checkout the hint is the editable install (tests/test_cli_polish.py checks both forms)
+    with pytest.raises(ServerError, match=r"pip install (-e '.*\[local\]'|'compasslite\[local\]')"):
         lm.LocalModelServer().start()
 
     def no_dist(name):

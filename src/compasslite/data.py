@@ -9,11 +9,12 @@ import csv
 import io
 import json
 import os
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError, MissingDataError
+from .errors import FRONTEND, DataError, MissingDataError, from_cli
 
 
 def default_data_dir() -> Path:
@@ -38,15 +39,31 @@ def require(data_dir: Path, relpath: str, dataset: str | None = None) -> Path:
         if not Path(data_dir).is_dir():
             raise MissingDataError(
                 f"data folder {Path(data_dir).resolve()} does not exist (needed{where}: {relpath}); "
-                "pass --data-dir pointing at an OpenCompass data/ folder, or run "
-                f"`compasslite data download {dataset or '<name>'}` where the machine is online"
+                f"{download_hint(data_dir, dataset)}, or {point_data_dir_hint()}"
             )
         raise MissingDataError(
             f"missing data file{where}: {path.resolve()} (expected at <data-dir>/{relpath}, as in "
-            "OpenCompass's data release); run `compasslite data download "
-            f"{dataset or '<name>'}` or copy the file there"
+            f"OpenCompass's data release); {download_hint(data_dir, dataset)}, or copy the file there"
         )
     return path
+
+
+def download_hint(data_dir: str | os.PathLike[str], dataset: str | None) -> str:
+    """How to fetch `dataset` into the data dir the user's own command reads, so that the same
+    command works once it is pasted and run: `--data-dir` names that folder explicitly."""
+    command = f"compasslite data download {dataset or '<name>'} --data-dir {shlex.quote(str(data_dir))}"
+    if FRONTEND.get() == "cli-run":
+        return f"fetch it with `{command}` (where the machine is online), or rerun with --yes to fetch it"
+    if from_cli():
+        return f"fetch it with `{command}` (where the machine is online)"
+    return f"fetch it with `{command}` in a shell, or set download=True in the task config to fetch it"
+
+
+def point_data_dir_hint() -> str:
+    """Where the user says which data folder to read: a flag on the command line, a key in Python."""
+    if from_cli():
+        return "pass --data-dir pointing at an OpenCompass data/ folder"
+    return "set data_dir (a task config key) to an OpenCompass data/ folder"
 
 
 def read_text(path: Path, errors: str = "strict") -> str:

