@@ -179,8 +179,8 @@ def test_a_reply_over_the_size_cap_is_a_failed_request_not_retried(merged_data, 
     assert res.answered == 2 and res.errors == 1 and server.count == 3
     assert list(res.error_messages) == ["reply larger than 4 MiB (max_reply_mb raises the cap) (failed on attempt 1)"]
     # With a higher cap the same reply is read (and, as it is no JSON, retried).
-    cfg = config(["ARC_c"], merged_data, tmp_path / "b", limit=1, model={"openai_api_base": server.base_url,
-                                                                       "max_reply_mb": 8, "retries": 0})  # fmt: skip
+    cfg = config(["ARC_c"], merged_data, tmp_path / "b", limit=1, retry_budget=0,  # no healing round
+                 model={"openai_api_base": server.base_url, "max_reply_mb": 8, "retries": 0})  # fmt: skip
     server.count = 0
     out = execute(cfg)
     assert "not JSON" in next(iter(out.results["fake-model"]["ARC-c"].error_messages))

@@ -284,7 +284,8 @@ def test_retries_are_bounded_and_failures_are_errors_that_a_resume_completes(
     world, fake_server, fast_retries, tmp_path
 ):
     server = fake_server(oracle(world.mapping), faults=Faults(rates={"error_503": 0.5}, seed=3))
-    cfg = world.cfg(tmp_path, server.base_url, concurrency=8, model={"retries": 1})
+    # No healing rounds (retry_budget 0): the samples that used their attempts stay failed.
+    cfg = world.cfg(tmp_path, server.base_url, concurrency=8, retry_budget=0, model={"retries": 1})
     out = execute(cfg)
     lines, _ = raw_records(out.run_dir.root)
     failed = [r for r in lines if r["error"]]

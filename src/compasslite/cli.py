@@ -15,9 +15,31 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import CompassliteError
+from .errors import FRONTEND, CompassliteError
 
 err_console = Console(stderr=True)
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse words the error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -26,7 +48,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", "-m", help="model name the server serves (default: the local model)")
     p.add_argument(
         "--api-base",
-        help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (or the full endpoint URL)",
+        action="append",
+        help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (or the full endpoint URL); "
+        "repeat it for replicas of the same model: requests go to the least busy one",
     )
     p.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY); never written anywhere")
     chat = p.add_mutually_exclusive_group()
@@ -46,7 +70,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--work-dir", help="where run directories go (default ./outputs)")
     p.add_argument(
-        "--concurrency", "-c", type=int, help="requests in flight at once (default 64; batch_size in configs)"
+        "--concurrency", "-c", type=int,
+        help="requests in flight at once, per replica (default 64; batch_size in configs)"
     )
     p.add_argument("--rps", type=float, help="at most this many requests per second (query_per_second)")
     p.add_argument(
@@ -58,6 +83,13 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float)
     p.add_argument("--timeout", type=float, help="seconds per request (default 600)")
     p.add_argument("--retries", type=int, help="retries for transient failures (default 5)")
+    p.add_argument(
+        "--retry-budget",
+        type=_seconds,
+        metavar="SECONDS",
+        help="after the main pass, ask samples whose requests failed transiently again, in rounds, for up "
+        "to this long (default 600; 0 turns it off); a round that recovers nothing ends it",
+    )
     p.add_argument(
         "--meta-template",
         action="store_true",
@@ -97,6 +129,14 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, help="sampling seed sent with every request")
     p.add_argument("--system-prompt", help="a system message before every prompt")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="spread inference and code execution over a Ray cluster (default address: $RAY_ADDRESS, "
+        "else the cluster started here with `ray start --head`); needs compasslite[ray]",
+    )
     p.add_argument("--no-progress", action="store_true")
     dl = p.add_mutually_exclusive_group()
     dl.add_argument("--yes", "-y", dest="download", action="store_true", default=None,
@@ -146,19 +186,24 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
                 if m.get("key") is not None:
                     m["key"] = m["key"].get_secret_value()
     cfg = dict(base)
+    flags: dict[str, str] = {}  # config key -> the flag that set it, for error messages
     if args.datasets:
         cfg["datasets"] = args.datasets
+        flags["datasets"] = "--datasets"
     for attr, key in (("limit", "limit"), ("limit_mode", "limit_mode"), ("data_dir", "data_dir"),
                       ("work_dir", "work_dir"), ("concurrency", "concurrency"), ("code_extraction", "code_extraction"),
-                      ("think", "think"), ("repeats", "repeats")):  # fmt: skip
+                      ("think", "think"), ("repeats", "repeats"), ("retry_budget", "retry_budget")):  # fmt: skip
         if getattr(args, attr) is not None:
             cfg[key] = getattr(args, attr)
+            flags[key] = _flag(attr)
     if args.download is not None:
         cfg["download"] = args.download
     if args.no_groups:
         cfg["groups"] = False
     if args.no_progress:
         cfg["progress"] = False
+    if args.ray is not None:
+        cfg["runner"] = {"type": "ray", "address": args.ray or None}
     model_over: dict[str, Any] = {}
     for attr, key in (("model", "path"), ("api_base", "openai_api_base"), ("api_key", "key"), ("is_chat", "is_chat"),
                       ("rps", "query_per_second"), ("max_seq_len", "max_seq_len"),
@@ -167,8 +212,10 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
                       ("seed", "seed"), ("system_prompt", "system_prompt")):  # fmt: skip
         if getattr(args, attr) is not None:
             model_over[key] = getattr(args, attr)
+            flags[f"models.*.{key}"] = _flag(attr)
     if args.max_out_len is not None:
         cfg["max_out_len"] = args.max_out_len
+        flags["max_out_len"] = "--max-out-len"
     if args.extra_body is not None:
         try:
             extra = json.loads(args.extra_body)
@@ -177,6 +224,7 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
         if not isinstance(extra, dict):
             raise ConfigError("--extra-body must be a JSON object, e.g. '{\"top_p\": 0.95}'")
         model_over["extra_body"] = extra
+        flags["models.*.extra_body"] = "--extra-body"
     if args.reasoning:
         _apply_reasoning_preset(cfg, model_over)
     if args.meta_template:
@@ -191,7 +239,12 @@ def _run_config_from_args(args: argparse.Namespace) -> Any:
         raise ConfigError(
             "no datasets given: use --datasets NAME... or a config file (`compasslite list` shows names)"
         )
-    return from_task_config(cfg)
+    return from_task_config(cfg, f" in {args.config}" if args.config else "", flags=flags)
+
+
+def _flag(attr: str) -> str:
+    """The flag of an argparse attribute: rps -> --rps, is_chat -> --chat/--completion."""
+    return {"is_chat": "--chat/--completion"}.get(attr, "--" + attr.replace("_", "-"))
 
 
 def _print_summary(outcome: Any, console: Console) -> None:
@@ -218,7 +271,7 @@ def _print_summary(outcome: Any, console: Console) -> None:
 
 # What a resume may change: where the server is and the key (neither is stored), and how the
 # run looks while it goes. Everything else would make the run a different one.
-_RESUME_MAY_SET = {"resume", "api_base", "api_key", "no_progress", "func", "command"}
+_RESUME_MAY_SET = {"resume", "api_base", "api_key", "no_progress", "retry_budget", "func", "command"}
 
 
 def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
@@ -241,7 +294,48 @@ def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
 EXIT_UNSCORED = 3
 
 
+class _HeldWarnings(logging.Filter):
+    """Holds back warnings on stderr until the run starts: a flag's or config key's warning
+    ("--reasoning set: ...", "ignoring OpenCompass-internal config key(s)") means nothing when
+    the command then stops on an unrelated error (data missing, server down), and would stand
+    right before it. `release()` prints the held warnings; if the run never starts they are
+    dropped with it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[logging.LogRecord] = []
+        self.handlers = list(logging.getLogger().handlers)
+        for handler in self.handlers:
+            handler.addFilter(self)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        if not any(r is record for r in self.held):  # each handler asks: keep it once
+            self.held.append(record)
+        return False
+
+    def release(self) -> None:
+        handlers, self.handlers = self.handlers, []
+        for handler in handlers:
+            handler.removeFilter(self)
+        for record in self.held:
+            for handler in handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+        self.held.clear()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    held = _HeldWarnings()
+    try:
+        return _cmd_run(args, held)
+    finally:
+        held.held.clear()  # the run never started: its warnings go with it
+        held.release()
+
+
+def _cmd_run(args: argparse.Namespace, held: _HeldWarnings) -> int:
     from .cli_extras import stdout_console
     from .rundir import RunDir
     from .runner import execute, load_resume_config
@@ -251,11 +345,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         _refuse_changes_on_resume(args)
         run_dir = RunDir.open(args.resume)
         cfg = load_resume_config(run_dir)
-        overrides = {
-            k: v for k, v in (("openai_api_base", args.api_base), ("key", args.api_key)) if v is not None
-        }
+        bases = args.api_base[0] if args.api_base and len(args.api_base) == 1 else args.api_base
+        overrides = {k: v for k, v in (("openai_api_base", bases), ("key", args.api_key)) if v is not None}
         if overrides:
             cfg = cfg.model_copy(update={"models": [m.model_copy(update=overrides) for m in cfg.models]})
+        if args.retry_budget is not None:  # how long to heal, not what is evaluated
+            cfg = cfg.model_copy(update={"retry_budget": args.retry_budget})
         if args.api_key:
             from pydantic import SecretStr
 
@@ -263,7 +358,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         cfg = _run_config_from_args(args)
         run_dir = RunDir.find(cfg.work_dir, cfg.reuse) if cfg.reuse else None
-    outcome = execute(cfg, resume=run_dir, console=err_console)
+    outcome = execute(cfg, resume=run_dir, console=err_console, on_start=held.release)
     _print_summary(outcome, console)
     if outcome.interrupted:
         err_console.print(
@@ -324,6 +419,25 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    path = write_report(args.run_dir, args.output)
+    print(f"Report: {path}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .cli_extras import stdout_console
+    from .report.compare import compare, print_table, write_html
+
+    comparison = compare(args.run_dirs)
+    print_table(comparison, stdout_console())
+    path = write_html(comparison, args.output)
+    print(f"Comparison page: {path.resolve()}")
+    return 0
+
+
 def cmd_serve_fake(args: argparse.Namespace) -> int:
     from .testing.server import main as fake_main
 
@@ -335,6 +449,8 @@ def cmd_serve_fake(args: argparse.Namespace) -> int:
         argv += ["--fault", f]
     if args.reasoning:
         argv += ["--reasoning", args.reasoning]
+    if args.capacity is not None:
+        argv += ["--capacity", str(args.capacity)]
     try:
         fake_main(argv)
     except OSError as exc:  # the port is taken, or the host is not ours
@@ -387,6 +503,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_rescore)
 
+    p = sub.add_parser("report", help="write the HTML report of a run (also written at the end of every run)")
+    p.add_argument("run_dir")
+    p.add_argument("-o", "--output", help="where to write it (default RUN_DIR/summary/report.html)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "compare", help="compare runs: scores side by side, paired bootstrap intervals, flipped samples"
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="the first run (its first model) is the baseline")
+    p.add_argument("-o", "--output", default="compare.html", help="the HTML page (default ./compare.html)")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("serve-fake", help="run the built-in fake OpenAI-compatible server (tests, demos)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
@@ -401,6 +529,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault", action="append", default=[], help="KIND=RATE (error_503=0.3, rate_429=0.1, drop=0.05, ...)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
+    p.add_argument(
+        "--capacity",
+        type=_positive_int,
+        metavar="N",
+        help="requests it serves at once, the rest wait in a queue (default: no limit); with --latency "
+        "it simulates one replica of known throughput (N / latency requests per second)",
+    )
     p.add_argument(
         "--reasoning",
         choices=["inline", "open", "field"],
@@ -434,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.WARNING)  # INFO lines go to the run's logs/run.log only
     args = build_parser().parse_args(argv)
+    # hints name flags (--data-dir), not Python keys; `run` may also suggest --yes
+    frontend = FRONTEND.set("cli-run" if args.func is cmd_run else "cli")
     try:
         return args.func(args)
     except CompassliteError as exc:
@@ -444,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         return 130
+    finally:
+        FRONTEND.reset(frontend)
 
 
 def entry() -> None:

@@ -151,11 +151,82 @@ class RateLimiter:
             await asyncio.sleep(delay)
 
 
+# Statuses by which a server says it is overloaded: fewer requests in flight, please.
+OVERLOAD_STATUS = {429, 503}
+
+
+class AdaptiveConcurrency:
+    """How many requests may be in flight to one server, adapted to what it says (AIMD, as
+    in TCP congestion control and inspect_ai): a 429 or 503 halves the limit (not below 1),
+    each success raises it by 1/limit (so by about one per window of successes), never above
+    the configured concurrency. A Retry-After header pauses every new request until it
+    expires. One decrease per window: the replies to requests sent before the last decrease
+    tell nothing new, so a burst of simultaneous 429s halves the limit once, not to 1."""
+
+    DECREASE_FACTOR = 0.5
+
+    def __init__(self, maximum: int):
+        self.maximum = max(1, maximum)
+        self._limit = float(self.maximum)
+        self.in_flight = 0
+        self.paused_until = 0.0  # time.monotonic() before which no new request starts
+        self.decreases = 0
+        self._generation = 0  # bumped by each decrease
+        self._changed: asyncio.Event | None = None
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed in flight now."""
+        return max(1, int(self._limit))
+
+    @property
+    def free_slots(self) -> int:
+        """Requests that could start right now (0 while a Retry-After pause lasts)."""
+        if self.paused_until > time.monotonic():
+            return 0
+        return max(0, self.limit - self.in_flight)
+
+    def _wake(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    async def acquire(self) -> int:
+        """Wait for a slot; returns a ticket to hand back to release()."""
+        while True:
+            pause = self.paused_until - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+                continue
+            if self.in_flight < self.limit:
+                self.in_flight += 1
+                return self._generation
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            await self._changed.wait()
+
+    def release(self, ticket: int, status: int | None, retry_after: float | None = None) -> None:
+        """A request has ended with HTTP `status` (None: no reply, e.g. a dropped connection,
+        which says nothing about load)."""
+        self.in_flight -= 1
+        if status is not None and status < 400:
+            self._limit = min(float(self.maximum), self._limit + 1.0 / self._limit)
+        elif status in OVERLOAD_STATUS and ticket == self._generation:
+            self._limit = max(1.0, self._limit * self.DECREASE_FACTOR)
+            self._generation += 1
+            self.decreases += 1
+        if retry_after is not None and status is not None and status >= 400:
+            until = time.monotonic() + min(retry_after, MAX_RETRY_AFTER_S)
+            self.paused_until = max(self.paused_until, until)
+        self._wake()
+
+
 class Client:
     def __init__(self, endpoint: Endpoint):
         self.endpoint = endpoint
         self._session: aiohttp.ClientSession | None = None
         self._limiter = RateLimiter(endpoint.requests_per_second) if endpoint.requests_per_second else None
+        self.concurrency = AdaptiveConcurrency(endpoint.concurrency)
         headers = {"Content-Type": "application/json"}
         if endpoint.api_key:
             headers["Authorization"] = f"Bearer {endpoint.api_key}"
@@ -184,6 +255,16 @@ class Client:
         text = body.decode("utf-8", "replace")
         key = self.endpoint.api_key
         return text.replace(key, "***") if key and len(key) >= 4 else text
+
+    @property
+    def limit(self) -> int:
+        """Requests this client lets be in flight now (adapted to 429/503, see AdaptiveConcurrency)."""
+        return self.concurrency.limit
+
+    @property
+    def free_slots(self) -> int:
+        """Requests this client could start right now."""
+        return self.concurrency.free_slots
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -287,24 +368,31 @@ class Client:
         """One HTTP exchange. Anything that goes wrong on the way (a dropped connection, a
         malformed status line or header, a bad chunk, a redirect) is a TransientError of this
         request, never an exception that ends the run."""
-        if self._limiter is not None:
-            await self._limiter.wait()
-        timeout = aiohttp.ClientTimeout(total=self.endpoint.timeout_s)
+        ticket = await self.concurrency.acquire()
+        status: int | None = None
+        retry_after: float | None = None
         try:
+            if self._limiter is not None:
+                await self._limiter.wait()
+            timeout = aiohttp.ClientTimeout(total=self.endpoint.timeout_s)
             async with self.session.post(self._url, json=payload, timeout=timeout, allow_redirects=False) as resp:
+                retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
                 if 300 <= resp.status < 400:
                     where = printable(resp.headers.get("Location", "?"))[:200]
                     raise TransientError(
                         f"HTTP {resp.status}: the server redirects to {where}; give --api-base the final URL"
                     )
                 body = await self._read_capped(resp)
-                return resp.status, body, _retry_after_seconds(resp.headers.get("Retry-After"))
+                status = resp.status
+                return resp.status, body, retry_after
         except asyncio.TimeoutError:
             raise TransientError(f"no reply within {self.endpoint.timeout_s:g} s") from None
         except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, OSError, ValueError) as exc:
             # ClientError covers connection, payload and protocol errors (bad status line,
             # a header line over aiohttp's limit, a bad chunk size, ...).
             raise TransientError(f"connection failed: {type(exc).__name__}: {_short(str(exc))}") from None
+        finally:
+            self.concurrency.release(ticket, status, retry_after)
 
     async def _attempt(self, payload: dict[str, Any]) -> Reply:
         started = time.monotonic()
@@ -367,19 +455,19 @@ class Client:
             room = allowed_max_tokens(exc.server_message) if exc.status == 400 else None
             if room is None or room >= payload["max_tokens"]:
                 return Reply(text=None, error=f"{exc} (failed on attempt 1)", attempts=1,
-                             latency_s=time.monotonic() - started)  # fmt: skip
+                             latency_s=time.monotonic() - started, error_kind="permanent")  # fmt: skip
             try:
                 reply = await self._attempt({**payload, "max_tokens": room})
             except (TransientError, PermanentError) as again:
                 return Reply(text=None, error=f"{again} (failed on attempt 2)", attempts=2,
-                             latency_s=time.monotonic() - started)  # fmt: skip
+                             latency_s=time.monotonic() - started, error_kind=_kind(again))  # fmt: skip
             reply.attempts = 2
             reply.latency_s = time.monotonic() - started
             return reply
         except TransientError as exc:
             if self.endpoint.retries == 0:
                 return Reply(text=None, error=f"{exc} (gave up after attempt 1)", attempts=1,
-                             latency_s=time.monotonic() - started)  # fmt: skip
+                             latency_s=time.monotonic() - started, error_kind="transient")  # fmt: skip
             first_failure = exc
         else:
             reply.latency_s = time.monotonic() - started
@@ -403,10 +491,15 @@ class Client:
                 error=f"{exc} ({kind} attempt {attempts})",
                 attempts=attempts,
                 latency_s=time.monotonic() - started,
+                error_kind=_kind(exc),
             )
         reply.attempts = attempts
         reply.latency_s = time.monotonic() - started
         return reply
+
+
+def _kind(exc: BaseException) -> str:
+    return "transient" if isinstance(exc, TransientError) else "permanent"
 
 
 def _context_length(model_entry: dict[str, Any]) -> int | None:

@@ -88,7 +88,8 @@ class ModelConfig(BaseModel):
 
     path: str = Field(description="model name sent to the server ('' = the server's only model)")
     abbr: str | None = None
-    openai_api_base: str | None = None
+    # One server, or several replicas of the same model (requests are spread over them).
+    openai_api_base: str | list[str] | None = None
     key: SecretStr | None = Field(default=None, alias="api_key")
     is_chat: bool | None = None
     batch_size: int | None = Field(default=None, ge=1, description="concurrent requests")
@@ -123,14 +124,31 @@ class ModelConfig(BaseModel):
 
     @field_validator("openai_api_base")
     @classmethod
-    def _url(cls, v: str | None) -> str | None:
+    def _url(cls, v: str | list[str] | None) -> str | list[str] | None:
         if v is None or v == "local":
             return v
-        try:
-            normalize_api_base(v)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return v
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("an empty list of API bases; give one URL or several replicas' URLs")
+            if "local" in v:
+                raise ValueError("'local' cannot be one of several replicas")
+            if len(set(v)) != len(v):
+                dup = next(u for u in v if v.count(u) > 1)
+                raise ValueError(f"API base {hide_credentials(dup)!r} is listed twice")
+        for url in [v] if isinstance(v, str) else v:
+            try:
+                normalize_api_base(url)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return v[0] if isinstance(v, list) and len(v) == 1 else v
+
+    @property
+    def api_bases(self) -> list[str]:
+        """The replicas' API bases (one for a single server; none for the local model)."""
+        if self.is_local:
+            return []
+        base = self.openai_api_base
+        return list(base) if isinstance(base, list) else [base or ""]
 
     @property
     def is_local(self) -> bool:
@@ -148,6 +166,16 @@ class ModelConfig(BaseModel):
                 return os.environ.get("OPENAI_API_KEY") or None
             return None if value in ("", "EMPTY") else value
         return os.environ.get("OPENAI_API_KEY") or None
+
+
+class RunnerConfig(BaseModel):
+    """`runner: {type: ray, address: HOST:6379}` spreads the run over a Ray cluster (ray_runner.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["local", "ray"] = "local"
+    address: str | None = None  # default: $RAY_ADDRESS, else the cluster started here by `ray start`
+    tasks: int | None = Field(default=None, ge=1)  # shards in flight at once (default: the cluster's CPUs)
 
 
 class RunConfig(BaseModel):
@@ -177,6 +205,11 @@ class RunConfig(BaseModel):
     repeats: int = Field(default=1, ge=1)
     download: bool | None = None  # fetch absent datasets: True always, False never, None ask at a terminal
     progress: bool = True
+    # Seconds the healing rounds may spend asking again samples whose requests failed
+    # transiently (after each used its retries); 0 turns healing off.
+    retry_budget: float = Field(default=600.0, ge=0)
+    # Where inference and code execution run: this process (local), or a Ray cluster.
+    runner: RunnerConfig = Field(default_factory=lambda: RunnerConfig())
 
     @field_validator("datasets", mode="before")
     @classmethod
@@ -209,8 +242,8 @@ class RunConfig(BaseModel):
                     f"name {m.name!r} (the same column and files); give one an abbr (letters, digits, . _ -)"
                 )
             seen[m.name] = m
-            base = m.openai_api_base or ""
-            if "@" in urlparse(base).netloc and m.key is not None and m.key.get_secret_value() not in ("", "EMPTY"):
+            with_credentials = any("@" in urlparse(base).netloc for base in m.api_bases)
+            if with_credentials and m.key is not None and m.key.get_secret_value() not in ("", "EMPTY"):
                 raise ValueError(
                     f"model {m.abbr or m.path or 'given'}: the API base holds credentials (user:password@) and an API "
                     "key is given too; use one of them"
@@ -239,10 +272,19 @@ class RunConfig(BaseModel):
         data = self.model_dump(mode="json", exclude={"models": {"__all__": {"key"}}})
         for model in data["models"]:
             base = model.get("openai_api_base")
-            if base and "@" in base:  # credentials in the URL (http://user:secret@host) stay out too
-                parsed = urlparse(base)
-                model["openai_api_base"] = parsed._replace(netloc=parsed.netloc.rsplit("@", 1)[1]).geturl()
+            if isinstance(base, list):
+                model["openai_api_base"] = [_without_credentials(b) for b in base]
+            elif base:
+                model["openai_api_base"] = _without_credentials(base)
         return data
+
+
+def _without_credentials(url: str) -> str:
+    """Credentials in a URL (http://user:secret@host) stay out of every file."""
+    if "@" not in url:
+        return url
+    parsed = urlparse(url)
+    return parsed._replace(netloc=parsed.netloc.rsplit("@", 1)[-1]).geturl()
 
 
 def safe_name(name: str) -> str:
@@ -323,10 +365,41 @@ def _unknown_key(name: str, known: Sequence[str], last: str | None = None, what:
     return f"unknown {what} {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
-def _format_validation_error(exc: ValidationError, where: str) -> str:
-    parts = []
+_KEY_FLAGS = {"path": "--model", "openai_api_base": "--api-base", "query_per_second": "--rps"}
+
+
+def _flag_of(loc: tuple[Any, ...], flags: dict[str, str]) -> str | None:
+    """The command-line flag that set the value at `loc`, if one did: `flags` maps config keys
+    (`limit`, and `models.*.query_per_second` for every model entry) to flags (`--rps`)."""
+    if len(loc) >= 3 and loc[0] == "models" and isinstance(loc[1], int):
+        return flags.get(f"models.*.{loc[2]}")
+    return flags.get(str(loc[0])) if loc else None
+
+
+def _flag_message(flag: str, err: Any) -> str:
+    """`--rps 0: must be greater than 0`: the flag as typed and pydantic's reason in its words."""
+    msg = err["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    # extra_body's "set 'temperature' instead": on the command line that is a flag too
+    msg = re.sub(r"set '(\w+)' instead", lambda m: f"use {_KEY_FLAGS.get(m[1], '--' + m[1].replace('_', '-'))} instead", msg)
+    value = err.get("input")
+    # Only numbers are echoed: a string may be a URL with credentials or a key, never printed.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{flag}: {msg}"
+    shown = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)  # 0.0 typed as 0
+    return f"{flag} {shown}: {msg}"
+
+
+def _format_validation_error(exc: ValidationError, where: str, flags: dict[str, str] | None = None) -> str:
+    parts: list[str] = []
+    from_flags: list[str] = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
+        flag = _flag_of(err["loc"], flags or {})
+        if flag is not None and err["type"] not in ("extra_forbidden", "missing"):
+            message = _flag_message(flag, err)
+            if message not in from_flags:  # --rps applies to every model entry: say it once
+                from_flags.append(message)
+            continue
         if err["type"] == "extra_forbidden":
             parts.append(_unknown_key(loc, sorted(_known_keys(err["loc"])), str(err["loc"][-1])))
         elif err["type"] == "missing":
@@ -334,7 +407,9 @@ def _format_validation_error(exc: ValidationError, where: str) -> str:
         else:
             msg = err["msg"].removeprefix("Value error, ")
             parts.append(f"{loc}: {msg}")
-    return f"invalid config{where}: " + "; ".join(parts)
+    if not parts:
+        return "; ".join(from_flags)
+    return f"invalid config{where}: " + "; ".join(parts + from_flags)
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
@@ -363,8 +438,14 @@ def load_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def from_task_config(task_cfg: dict[str, Any] | str | Path, where: str = "") -> RunConfig:
-    """Build a RunConfig from EvalScope's task config, our own flat form, or a file path."""
+def from_task_config(
+    task_cfg: dict[str, Any] | str | Path, where: str = "", flags: dict[str, str] | None = None
+) -> RunConfig:
+    """Build a RunConfig from EvalScope's task config, our own flat form, or a file path.
+
+    `flags` maps the keys whose values came from command-line flags to those flags
+    (`{"limit": "--limit", "models.*.query_per_second": "--rps"}`): their errors name the flag
+    typed, the others the config path (`models.0.timeout`)."""
     if isinstance(task_cfg, str | Path):
         where = f" in {task_cfg}"
         task_cfg = load_file(task_cfg)
@@ -409,6 +490,6 @@ def from_task_config(task_cfg: dict[str, Any] | str | Path, where: str = "") -> 
     try:
         return RunConfig.model_validate(cfg)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, where)) from None
+        raise ConfigError(_format_validation_error(exc, where, flags)) from None
     except ConfigError as exc:
         raise ConfigError(f"invalid config{where}: {exc}") from None

@@ -153,6 +153,18 @@ class ProgressBoard:
             self.console.print(text, markup=False, highlight=False, soft_wrap=True)
             logging.getLogger("compasslite").info("progress: %s", text)  # logs/run.log
 
+    def recovered(self, name: str) -> None:
+        """A sample counted as failed has been answered by a healing round."""
+        self._errors[name] = max(0, self._errors[name] - 1)
+        if self._progress is not None:
+            self._progress.update(self._tasks[name], errors=self._errors[name])
+
+    def message(self, text: str) -> None:
+        """A line about the run as a whole (healing rounds), printed above the bars."""
+        if self.enabled:
+            label = f"{self.title}: " if self.title else ""
+            self.console.print(label + text, markup=False, highlight=False, soft_wrap=True)
+
     def advance(self, name: str, error: bool = False) -> None:
         self.begin(name)  # a record written without a request (a prompt over the context)
         self._done[name] += 1
@@ -166,3 +178,38 @@ class ProgressBoard:
             self._progress.update(self._tasks[name], advance=1, errors=self._errors[name], rps=rps)
         elif self.plain:
             self._plain_report(name)
+
+
+class BoardView:
+    """One model's part of a shared ProgressBoard (one repeat of it, with --repeats): its
+    dataset names carry the model's name. The models of a run are evaluated at the same time
+    and rich shows one live display at a time, so they share one board; plain lines name the
+    model too."""
+
+    def __init__(self, board: ProgressBoard, title: str):
+        self.board = board
+        self.title = title
+
+    def _name(self, name: str) -> str:
+        return f"{self.title}: {name}" if self.title else name
+
+    def add(self, name: str, total: int, already_done: int = 0) -> None:
+        self.board.add(self._name(name), total, already_done)
+
+    def begin(self, name: str) -> None:
+        self.board.begin(self._name(name))
+
+    def advance(self, name: str, error: bool = False) -> None:
+        self.board.advance(self._name(name), error=error)
+
+    def recovered(self, name: str) -> None:
+        self.board.recovered(self._name(name))
+
+    def rate(self, name: str) -> float | None:
+        return self.board.rate(self._name(name))
+
+    def line(self, name: str) -> str:
+        return self.board.line(self._name(name))
+
+    def message(self, text: str) -> None:
+        self.board.message(self._name(text))

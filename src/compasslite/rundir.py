@@ -15,10 +15,12 @@ or failed write never leaves a damaged file behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,6 +122,7 @@ _RECORD_TYPES: dict[str, tuple[type, ...]] = {
     "abbr": (str,), "index": (int,), "fingerprint": (str,), "prediction": (str, type(None)),
     "error": (str, type(None)), "finish_reason": (str, type(None)), "attempts": (int,),
     "latency_s": (int, float), "usage": (dict, type(None)), "reasoning": (str, type(None)),
+    "error_kind": (str, type(None)),
 }  # fmt: skip
 
 
@@ -145,13 +148,10 @@ def _record_problem(obj: Any) -> str | None:
     return None
 
 
-def read_records(path: Path) -> dict[tuple[str, int], Record]:
-    """The latest record per (abbr, index). A line that is torn or malformed is skipped (a
-    warning names file:line, except for a torn last line, which a kill leaves normally);
-    its sample counts as not asked and is asked again on resume."""
-    out: dict[tuple[str, int], Record] = {}
-    if not path.is_file():
-        return out
+def _valid_lines(path: Path) -> Iterator[tuple[dict[str, Any], bytes]]:
+    """Each well-formed record line of a records file, parsed, with its bytes. A line that is
+    torn or malformed is skipped (a warning names file:line, except for a torn last line,
+    which a kill leaves normally)."""
     with open(path, "rb") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
@@ -166,15 +166,81 @@ def read_records(path: Path) -> dict[tuple[str, int], Record]:
                 if not torn or problem != "not valid JSON":
                     log.warning("%s:%d: record skipped (%s); its sample will be asked again", path, lineno, problem)
                 continue
-            rec = Record(**{k: v for k, v in obj.items() if k in _RECORD_FIELDS})
-            key = (rec.abbr, rec.index)
-            previous = out.get(key)
-            # An answer is never replaced by a later error for the same prompt.
-            if previous is not None and previous.answered and not rec.answered:
-                if previous.fingerprint == rec.fingerprint:
-                    continue
-            out[key] = rec
+            yield obj, line
+
+
+def slim_record(rec: Record) -> Record:
+    """What a run keeps in memory of a finished sample: for which prompt (fingerprint),
+    whether it was answered and why not, but none of its texts (prompt, reply, reasoning),
+    which stay in records/ and are read back one sub-dataset at a time for scoring."""
+    return dataclasses.replace(
+        rec,
+        abbr=sys.intern(rec.abbr),
+        origin_prompt="",
+        prediction=None if rec.prediction is None else "",
+        usage=None,
+        reasoning=None,
+        error=None if rec.error is None else sys.intern(rec.error),  # failures often repeat
+    )
+
+
+def read_records(path: Path, slim: bool = False) -> dict[tuple[str, int], Record]:
+    """The latest record per (abbr, index); `slim` keeps no texts (see slim_record). A line
+    that is torn or malformed is skipped (see _valid_lines); its sample counts as not asked
+    and is asked again on resume."""
+    out: dict[tuple[str, int], Record] = {}
+    if not path.is_file():
+        return out
+    for obj, _ in _valid_lines(path):
+        rec = Record(**{k: v for k, v in obj.items() if k in _RECORD_FIELDS})
+        if slim:
+            rec = slim_record(rec)
+        key = (rec.abbr, rec.index)
+        previous = out.get(key)
+        # An answer is never replaced by a later error for the same prompt.
+        if previous is not None and previous.answered and not rec.answered:
+            if previous.fingerprint == rec.fingerprint:
+                continue
+        out[key] = rec
     return out
+
+
+SPLIT_BUFFER_BYTES = 8 * 2**20
+
+
+def split_records(path: Path, into: Path) -> dict[str, Path]:
+    """One pass over a records file: the well-formed lines of each sub-dataset, in their
+    order, into a file of their own in `into` (abbr -> path). read_records on such a file
+    gives exactly the records of that sub-dataset that read_records on the whole file gives,
+    so a run's outputs can be written one sub-dataset at a time in bounded memory. Warnings
+    about skipped lines name the original file and line."""
+    parts: dict[str, Path] = {}
+    if not path.is_file():
+        return parts
+    into.mkdir(parents=True, exist_ok=True)
+    pending: dict[str, list[bytes]] = {}
+    buffered = 0
+
+    def flush() -> None:
+        for abbr, lines in pending.items():
+            with open(parts[abbr], "ab") as f:
+                f.writelines(lines)
+        pending.clear()
+
+    try:
+        for obj, line in _valid_lines(path):
+            abbr = obj["abbr"]
+            if abbr not in parts:
+                parts[abbr] = into / f"{len(parts)}.jsonl"  # abbrs may hold any character
+            pending.setdefault(abbr, []).append(line if line.endswith(b"\n") else line + b"\n")
+            buffered += len(line)
+            if buffered > SPLIT_BUFFER_BYTES:
+                flush()
+                buffered = 0
+        flush()
+    except OSError as exc:
+        raise RunDirError(_describe_os_error(exc, into)) from None
+    return parts
 
 
 class RunDir:

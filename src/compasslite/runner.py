@@ -9,6 +9,7 @@ import hashlib
 import logging
 import platform
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,18 +21,21 @@ from urllib.parse import urlparse
 import orjson
 import yaml
 
-from . import __version__
+from . import __version__, sandbox
 from . import summary as summary_mod
 from .benchmark import Benchmark, Subset, resolve
+from .benchmarks.code import SANDBOXED_BENCHMARKS
 from .benchmarks.code import extraction as code_extraction
 from .client import Client, Endpoint, guess_context_window
 from .config import DEFAULT_CONCURRENCY, ModelConfig, RunConfig, normalize_api_base, select_indices
 from .data import default_data_dir
 from .errors import CompassliteError, DataError, MissingDataError, ServerError
-from .progress import ProgressBoard
+from .progress import BoardView, ProgressBoard
 from .prompt import render_sample, with_system_prompt
 from .reasoning import answer_part
-from .rundir import RecordWriter, RunDir, atomic_write, read_records, write_json
+from .replicas import ReplicaPool, probe_replicas
+from .report import write_report_quietly
+from .rundir import RecordWriter, RunDir, atomic_write, read_records, slim_record, split_records, write_json
 from .types import DatasetResult, Prompt, Record
 
 log = logging.getLogger("compasslite")
@@ -175,11 +179,14 @@ def fetch_missing_data(benchmarks: list[Benchmark], data_dir: Path, download: bo
 
 
 # ------------------------------------------------------------------ scoring
-def score_plan(plan: Plan, records: dict[tuple[str, int], Record], think: str = "auto") -> DatasetResult:
+def score_plan(
+    plan: Plan, records: dict[tuple[str, int], Record], think: str = "auto", score: bool = True
+) -> DatasetResult:
     """A pure function of stored replies and the data: rescoring needs no server.
 
     `think` picks the part of each reply that is scored (see reasoning.py); `keep` scores
-    the whole reply, as OpenCompass does."""
+    the whole reply, as OpenCompass does. With `score` False only the counts are made (a run
+    interrupted while scoring: nothing is extracted, no program is run)."""
     sub = plan.subset
     answered_idx: list[int] = []
     predictions: list[str] = []
@@ -188,6 +195,7 @@ def score_plan(plan: Plan, records: dict[tuple[str, int], Record], think: str = 
     errors = 0
     missing = 0
     messages: Counter[str] = Counter()
+    failed_indices: list[int] = []
     for idx in plan.indices:
         rec = records.get((sub.abbr, idx))
         if rec is None:
@@ -201,6 +209,7 @@ def score_plan(plan: Plan, records: dict[tuple[str, int], Record], think: str = 
         else:
             errors += 1
             messages[rec.error or "unknown error"] += 1
+            failed_indices.append(idx)
     result = DatasetResult(
         abbr=sub.abbr,
         metrics={},
@@ -210,8 +219,10 @@ def score_plan(plan: Plan, records: dict[tuple[str, int], Record], think: str = 
         missing=missing,
         error_messages=dict(messages),
         unfinished=sum(unfinished),
+        failed_indices=failed_indices,
+        scoring_interrupted=not score,
     )
-    if not answered_idx:
+    if not answered_idx or not score:
         return result
     rows = [plan.rows[i] for i in answered_idx]
     answers = [sub.extract(p) for p in predictions]
@@ -265,7 +276,19 @@ def combine_repeats(results: list[DatasetResult]) -> DatasetResult:
         unfinished=sum(r.unfinished for r in results),
         repeat_metrics=[dict(r.metrics) for r in results],
         repeat_std=std,
+        failed_indices=sorted({i for r in results for i in r.failed_indices}),
+        scoring_interrupted=any(r.scoring_interrupted for r in results),
     )
+
+
+NOT_SCORED = "not scored: the run was interrupted while scoring (`compasslite run --resume` scores it)"
+
+
+class ScoringStop:
+    """Set when Ctrl-C comes while scoring: what is left is written unscored, not lost."""
+
+    def __init__(self) -> None:
+        self.stopped = False
 
 
 def write_outputs(
@@ -274,47 +297,124 @@ def write_outputs(
     plans: list[Plan],
     repeats: list[dict[tuple[str, int], Record]] | dict[tuple[str, int], Record],
     think: str = "auto",
+    score: bool = True,
 ) -> dict[str, DatasetResult]:
     """predictions/ (the first repeat's replies) and results/ for each sub-dataset; with
-    several repeats the results hold their mean, standard deviation and each repeat's metrics."""
+    several repeats the results hold their mean, standard deviation and each repeat's metrics.
+    With `score` False (Ctrl-C while scoring) results/ holds the counts and says it is not scored."""
     if isinstance(repeats, dict):
         repeats = [repeats]
     records = repeats[0]
     results: dict[str, DatasetResult] = {}
     for plan in plans:
-        sub = plan.subset
-        predictions: dict[str, Any] = {}
-        for pos, idx in enumerate(plan.indices):
-            rec = records.get((sub.abbr, idx))
-            if rec is None:
-                continue
-            entry: dict[str, Any] = {
-                "origin_prompt": rec.origin_prompt,
-                "prediction": rec.prediction if rec.prediction is not None else "",
-                "gold": plan.rows[idx].get(sub.output_column),
-            }
-            if rec.error:
-                entry["error"] = rec.error
-            predictions[str(pos)] = entry
-        write_json(run_dir.predictions_path(model, sub.abbr), predictions)
-        res = score_plan(plan, records, think)
+        _write_predictions(run_dir, model, plan, records)
+        res = score_plan(plan, records, think, score)
         if len(repeats) > 1:
-            res = combine_repeats([res] + [score_plan(plan, more, think) for more in repeats[1:]])
-        results[sub.abbr] = res
-        body: dict[str, Any] = dict(res.metrics) if res.metrics else {"error": "No predictions found."}
-        body["samples"] = {
-            "total": res.total,
-            "scored": res.answered,
-            "failed_requests": res.errors,
-            "not_requested": res.missing,
-            "unfinished_reasoning": res.unfinished,
+            res = combine_repeats([res] + [score_plan(plan, more, think, score) for more in repeats[1:]])
+        results[plan.subset.abbr] = res
+        _write_result(run_dir, model, plan, res)
+    return results
+
+
+def _write_predictions(run_dir: RunDir, model: str, plan: Plan, records: dict[tuple[str, int], Record]) -> None:
+    """predictions/<model>/<abbr>.json: OpenCompass's {position: {origin_prompt, prediction, gold}}."""
+    sub = plan.subset
+    predictions: dict[str, Any] = {}
+    for pos, idx in enumerate(plan.indices):
+        rec = records.get((sub.abbr, idx))
+        if rec is None:
+            continue
+        entry: dict[str, Any] = {
+            "origin_prompt": rec.origin_prompt,
+            "prediction": rec.prediction if rec.prediction is not None else "",
+            "gold": plan.rows[idx].get(sub.output_column),
         }
-        if res.error_messages:
-            body["failed_request_messages"] = res.error_messages
-        if res.repeat_metrics:
-            body["repeats"] = {"n": len(res.repeat_metrics), "std": res.repeat_std, "per_repeat": res.repeat_metrics}
-        body["details"] = res.details
-        write_json(run_dir.results_path(model, sub.abbr), body)
+        if rec.error:
+            entry["error"] = rec.error
+        predictions[str(pos)] = entry
+    write_json(run_dir.predictions_path(model, sub.abbr), predictions)
+
+
+def _write_result(run_dir: RunDir, model: str, plan: Plan, res: DatasetResult) -> None:
+    """results/<model>/<abbr>.json: metrics, sample counts, failures, repeats and details."""
+    sub = plan.subset
+    body: dict[str, Any] = dict(res.metrics) if res.metrics else {"error": "No predictions found."}
+    body["samples"] = {
+        "total": res.total,
+        "scored": res.answered,
+        "failed_requests": res.errors,
+        "not_requested": res.missing,
+        "unfinished_reasoning": res.unfinished,
+    }
+    if res.scoring_interrupted:
+        body["error"] = NOT_SCORED
+        body["samples"]["scored"] = 0
+        body["samples"]["answered_not_scored"] = res.answered
+    if res.error_messages:
+        body["failed_request_messages"] = res.error_messages
+        body["failed_request_indices"] = res.failed_indices
+    if res.repeat_metrics:
+        body["repeats"] = {"n": len(res.repeat_metrics), "std": res.repeat_std, "per_repeat": res.repeat_metrics}
+    body["details"] = res.details
+    write_json(run_dir.results_path(model, sub.abbr), body)
+
+
+def _write_plan_from_parts(
+    run_dir: RunDir, model: str, plan: Plan, parts: list[dict[str, Path]], think: str, score: bool
+) -> DatasetResult:
+    """write_outputs for one sub-dataset with one repeat's records in memory at a time (its
+    split file, see split_records): the first repeat's for predictions, details and scores,
+    then each further repeat's for its scores only, as combine_repeats keeps no more."""
+    abbr = plan.subset.abbr
+
+    def records_of(repeat: int) -> dict[tuple[str, int], Record]:
+        return read_records(parts[repeat][abbr]) if abbr in parts[repeat] else {}
+
+    first = records_of(0)
+    _write_predictions(run_dir, model, plan, first)
+    res = score_plan(plan, first, think, score)
+    del first
+    if len(parts) > 1:
+        more = []
+        for repeat in range(1, len(parts)):
+            extra = score_plan(plan, records_of(repeat), think, score)
+            extra.details = []
+            more.append(extra)
+        res = combine_repeats([res, *more])
+    _write_result(run_dir, model, plan, res)
+    return res
+
+
+def write_outputs_from_records(
+    run_dir: RunDir,
+    model: str,
+    plans: list[Plan],
+    repeats: int,
+    think: str = "auto",
+    stop: ScoringStop | None = None,
+) -> dict[str, DatasetResult]:
+    """write_outputs for a whole run in bounded memory: each repeat's records file is split by
+    sub-dataset in one pass, then each sub-dataset's records are read, written out, scored
+    and dropped before the next. The files are byte for byte those of write_outputs on all
+    records at once; the results returned keep no per-sample details (results/ has them).
+
+    Ctrl-C while scoring (code runs for minutes) sets `stop`: the sub-dataset being scored
+    and those after it get their predictions and an unscored results file."""
+    stop = stop or ScoringStop()
+    results: dict[str, DatasetResult] = {}
+    with tempfile.TemporaryDirectory(dir=run_dir.root, prefix=".scoring-") as tmp:
+        parts = [split_records(run_dir.records_path(model, r), Path(tmp) / str(r)) for r in range(repeats)]
+        for plan in plans:
+            abbr = plan.subset.abbr
+            if not stop.stopped:
+                try:
+                    results[abbr] = _write_plan_from_parts(run_dir, model, plan, parts, think, score=True)
+                except KeyboardInterrupt:
+                    stop.stopped = True
+                    log.warning("interrupted while scoring %s; what is not scored yet is saved unscored", abbr)
+            if stop.stopped and abbr not in results:
+                results[abbr] = _write_plan_from_parts(run_dir, model, plan, parts, think, score=False)
+            results[abbr].details = []
     return results
 
 
@@ -359,58 +459,158 @@ async def infer_model(
     context_length: int | None,
     redact: Redactor,
     budgets: dict[str, int],
+    retry_budget: float = 0.0,
+    api_bases: list[str] | None = None,
 ) -> None:
     """Ask the server for every pending sample, `endpoint.concurrency` at a time; `budgets`
-    gives each sub-dataset's max_tokens (output_budget)."""
+    gives each sub-dataset's max_tokens (output_budget). Then, for up to `retry_budget`
+    seconds, healing rounds ask again the samples whose requests failed transiently."""
     window = context_length or guess_context_window(model.path)
     for plan in plans:
         n_done = sum(
             1 for i in plan.indices if (r := done.get((plan.subset.abbr, i))) is not None and r.answered
         )
         board.add(plan.benchmark.name, len(plan.indices), n_done)
-    work = _pending(plans, model, done)
 
-    async with Client(endpoint) as client:
+    # Several replicas (api_bases) of the model share the requests; one is the endpoint itself.
+    async with ReplicaPool(endpoint, api_bases) as client:
 
-        async def worker() -> None:
-            for plan, idx, prompt in work:
-                sub = plan.subset
-                max_out = budgets[sub.abbr]
-                room = window - prompt.estimate - CONTEXT_MARGIN
-                if room <= 0:
-                    rec = Record(
-                        sub.abbr, idx, prompt.fingerprint, prompt.origin_prompt, None,
-                        error=f"prompt too long: about {prompt.estimate} tokens for a {window}-token context",
-                        attempts=0,
-                    )  # fmt: skip
-                else:
-                    board.begin(plan.benchmark.name)
-                    reply = await client.complete(prompt, min(max_out, room))
-                    rec = Record(
-                        abbr=sub.abbr,
-                        index=idx,
-                        fingerprint=prompt.fingerprint,
-                        origin_prompt=prompt.origin_prompt,
-                        prediction=reply.text,
-                        error=redact(reply.error) if reply.error else None,
-                        finish_reason=reply.finish_reason,
-                        attempts=reply.attempts,
-                        latency_s=round(reply.latency_s, 4),
-                        usage=reply.usage,
-                        reasoning=reply.reasoning,
-                    )
+        async def ask(plan: Plan, idx: int, prompt: Prompt) -> Record:
+            """One sample: one request (with its retries), or a record saying why none was sent."""
+            sub = plan.subset
+            room = window - prompt.estimate - CONTEXT_MARGIN
+            if room <= 0:
+                return Record(
+                    sub.abbr, idx, prompt.fingerprint, prompt.origin_prompt, None,
+                    error=f"prompt too long: about {prompt.estimate} tokens for a {window}-token context",
+                    attempts=0, error_kind="permanent",
+                )  # fmt: skip
+            board.begin(plan.benchmark.name)
+            reply = await client.complete(prompt, min(budgets[sub.abbr], room))
+            return Record(
+                abbr=sub.abbr,
+                index=idx,
+                fingerprint=prompt.fingerprint,
+                origin_prompt=prompt.origin_prompt,
+                prediction=reply.text,
+                error=redact(reply.error) if reply.error else None,
+                finish_reason=reply.finish_reason,
+                attempts=reply.attempts,
+                latency_s=round(reply.latency_s, 4),
+                usage=reply.usage,
+                reasoning=reply.reasoning,
+                error_kind=reply.error_kind,
+            )
+
+        def finished(plan: Plan, rec: Record) -> None:
+            writer.append(rec)
+            done[(rec.abbr, rec.index)] = slim_record(rec)  # its texts are on disk now
+            board.advance(plan.benchmark.name, error=not rec.answered)
+
+        def healed(plan: Plan, rec: Record) -> None:
+            # A failure that stays transient keeps its first record (it says the same); an
+            # answer, or a failure now known to be permanent, is appended (the last line wins).
+            if rec.answered or not rec.heals:
                 writer.append(rec)
-                done[(sub.abbr, idx)] = rec
-                board.advance(plan.benchmark.name, error=not rec.answered)
+                done[(rec.abbr, rec.index)] = slim_record(rec)
+            if rec.answered:
+                board.recovered(plan.benchmark.name)
 
-        n_workers = max(1, endpoint.concurrency)
-        tasks = [asyncio.create_task(worker()) for _ in range(n_workers)]
+        await run_pass(ask, _pending(plans, model, done), client.capacity, finished)
+        await heal(ask, plans, model, done, endpoint, retry_budget, board, healed, client.capacity)
+
+
+SampleWork = tuple[Plan, int, Prompt]
+
+
+async def run_pass(
+    ask: Any, work: Iterator[SampleWork], concurrency: int, finished: Any
+) -> None:
+    """`concurrency` workers take samples from `work`, ask each (`await ask(plan, idx,
+    prompt)`) and hand its record to `finished(plan, record)`."""
+
+    async def worker() -> None:
+        for plan, idx, prompt in work:
+            finished(plan, await ask(plan, idx, prompt))
+
+    tasks = [asyncio.create_task(worker()) for _ in range(max(1, concurrency))]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# Healing rounds wait round_backoff(1), (2), ... before asking the failed samples again.
+HEAL_BACKOFF_FACTOR = 4.0  # the first wait is 4 x the per-request backoff base (2 s by default)
+HEAL_BACKOFF_MAX_S = 60.0
+
+
+def round_backoff(endpoint: Endpoint, round_no: int) -> float:
+    return min(HEAL_BACKOFF_MAX_S, endpoint.backoff_base_s * HEAL_BACKOFF_FACTOR * 2 ** (round_no - 1))
+
+
+async def heal(
+    ask: Any,
+    plans: list[Plan],
+    model: ModelConfig,
+    done: dict[tuple[str, int], Record],
+    endpoint: Endpoint,
+    retry_budget: float,
+    board: Any,
+    healed: Any,
+    concurrency: int,
+) -> None:
+    """Healing rounds: the samples whose requests failed transiently (each used all its
+    attempts) are asked again after a backoff, round after round, while a round recovers
+    at least one and the time budget lasts. A round that recovers nothing ends the healing:
+    a server that is simply broken must not keep the run waiting."""
+    if retry_budget <= 0:
+        return
+    deadline = time.monotonic() + retry_budget
+    round_no = 0
+    while True:
+        failed: list[SampleWork] = []
+        for plan in plans:
+            for idx in plan.indices:
+                rec = done.get((plan.subset.abbr, idx))
+                if rec is not None and rec.heals:
+                    prompt = plan.prompt(idx, model)
+                    if prompt.fingerprint == rec.fingerprint:
+                        failed.append((plan, idx, prompt))
+        if not failed:
+            return
+        round_no += 1
+        wait = round_backoff(endpoint, round_no)
+        left = deadline - time.monotonic()
+        if left <= wait:
+            _heal_note(board, f"healing stopped: {len(failed)} sample(s) still failed, retry budget "
+                              f"({retry_budget:g} s, --retry-budget) used up")  # fmt: skip
+            return
+        _heal_note(board, f"healing round {round_no}: asking {len(failed)} failed sample(s) again "
+                          f"in {wait:.1f} s ({left:.0f} s of retry budget left)")  # fmt: skip
+        await asyncio.sleep(wait)
+        keys = [(plan.subset.abbr, idx) for plan, idx, _ in failed]
+        timed_out = False
         try:
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait_for(
+                run_pass(ask, iter(failed), concurrency, healed), deadline - time.monotonic()
+            )
+        except asyncio.TimeoutError:
+            timed_out = True
+        recovered = sum(1 for k in keys if done[k].answered)
+        _heal_note(board, f"healing round {round_no}: {recovered} of {len(failed)} recovered"
+                          + (" (stopped: retry budget used up)" if timed_out else ""))  # fmt: skip
+        if timed_out or recovered == 0:
+            if recovered == 0 and not timed_out:
+                _heal_note(board, "healing stopped: the round recovered nothing")
+            return
+
+
+def _heal_note(board: Any, text: str) -> None:
+    log.info("%s", text)
+    board.message(text)
 
 
 async def probe(endpoint: Endpoint) -> int | None:
@@ -486,7 +686,15 @@ def _manifest(
         "data_dir": str(data_dir.resolve()),
         "config": run_cfg.public_dict(),
         "datasets": datasets,
+        **_sandbox_entry(plans),
     }
+
+
+def _sandbox_entry(plans: list[Plan]) -> dict[str, Any]:
+    """How model-written code is isolated on this machine, when the run scores code."""
+    if not any(plan.benchmark.name in SANDBOXED_BENCHMARKS and plan.indices for plan in plans):
+        return {}
+    return {"sandbox": sandbox.isolation().describe()}
 
 
 def _setup_file_log(run_dir: RunDir, redact: Redactor) -> logging.Handler:
@@ -511,8 +719,13 @@ def execute(
     *,
     resume: RunDir | None = None,
     console: Any = None,
+    on_start: Any = None,
 ) -> RunOutcome:
-    """Run (or resume) an evaluation. Raises CompassliteError subclasses for user errors."""
+    """Run (or resume) an evaluation. Raises CompassliteError subclasses for user errors.
+
+    `on_start()`, if given, is called once everything that can refuse the run (config, data,
+    servers) has passed and the run directory exists: the CLI prints its held-back warnings
+    then, so a warning never stands just before an unrelated error."""
     from .local import local_endpoint  # lazy: only runs without an API base need it
 
     timings: dict[str, float] = {}
@@ -525,13 +738,14 @@ def execute(
     check_budget_keys(run_cfg, plans)
     if plans and not any(p.indices for p in plans):
         raise CompassliteError(f"limit {run_cfg.limit!r} selects no rows of any sub-dataset; nothing to evaluate")
-    url_secrets = [urlparse(m.openai_api_base or "").password for m in run_cfg.models]
+    url_secrets = [urlparse(base).password for m in run_cfg.models for base in m.api_bases]
     redact = Redactor([m.api_key() for m in run_cfg.models] + url_secrets)
     timings["load"] = time.perf_counter() - t0
 
     with contextlib.ExitStack() as stack:
         # Resolve endpoints and probe each server once before creating anything on disk.
         endpoints: dict[str, tuple[Endpoint, int | None]] = {}
+        replica_bases: dict[str, list[str]] = {}  # model -> its replicas' API bases (when several)
         for model in run_cfg.models:
             if model.is_local:
                 if model.local_model is None and model.max_tokens_cap is None:
@@ -551,9 +765,14 @@ def execute(
                 probed = asyncio.run(probe(ep))
                 endpoints[model.name] = (ep, local.context_length or probed)
             else:
-                ep = make_endpoint(model, run_cfg, model.openai_api_base or "")
+                ep = make_endpoint(model, run_cfg, model.api_bases[0])
+                bases = [normalize_api_base(b)[0] for b in model.api_bases]
                 try:
-                    ctx = asyncio.run(probe(ep))
+                    if len(bases) > 1:
+                        ctx = asyncio.run(probe_replicas(ep, bases))  # every replica serves the model
+                        replica_bases[model.name] = bases
+                    else:
+                        ctx = asyncio.run(probe(ep))
                 except ServerError as exc:
                     raise ServerError(redact(str(exc))) from None
                 if not model.path:  # the probe chose the server's only model
@@ -572,6 +791,8 @@ def execute(
         cfg_yaml = yaml.safe_dump(run_cfg.public_dict(), allow_unicode=True, sort_keys=False)
         atomic_write(run_dir.root / "configs" / "config.yaml", cfg_yaml.encode())
         log.info("run %s: %d sub-datasets, models %s", run_dir.root, len(plans), list(endpoints))
+        if on_start is not None:
+            on_start()
 
         timings["probe_and_setup"] = time.perf_counter() - t0 - timings["load"]
         t1 = time.perf_counter()
@@ -586,45 +807,52 @@ def execute(
         failed = stack.enter_context(contextlib.ExitStack())
         failed.callback(mark_failed)
         interrupted = False
-        all_records: dict[str, list[dict[tuple[str, int], Record]]] = {}
         n_rep = run_cfg.repeats
         if n_rep > 1 and any(m.temperature == 0 for m in run_cfg.models):
             log.warning("--repeats %d at temperature 0: most servers give the same reply every time", n_rep)
-        for model in run_cfg.models:
+        board = ProgressBoard(enabled=run_cfg.progress, console=console)
+
+        async def evaluate(model: ModelConfig) -> None:
+            """One model: its repeats one after another, each with the model's own concurrency."""
             ep, ctx = endpoints[model.name]
             budgets = {p.subset.abbr: output_budget(run_cfg, model, p) for p in plans}
-            all_records[model.name] = []
             for rep in range(n_rep):
                 path = run_dir.records_path(model.name, rep)
-                records = read_records(path)
-                all_records[model.name].append(records)
+                records = read_records(path, slim=True)  # what is done, without the texts
                 # Each repeat its own seed (seed, seed + 1, ...), so sampling servers differ.
                 rep_ep = ep if n_rep == 1 else dataclasses.replace(ep, seed=(model.seed or 0) + rep)
                 writer = RecordWriter(path)
                 title = model.name if n_rep == 1 else f"{model.name} (repeat {rep + 1}/{n_rep})"
-                board = ProgressBoard(enabled=run_cfg.progress, title=title, console=console)
                 try:
-                    with board:
-                        asyncio.run(infer_model(model, rep_ep, plans, writer, records, board, ctx, redact, budgets))
-                except KeyboardInterrupt:
-                    interrupted = True
+                    await infer_model(model, rep_ep, plans, writer, records, BoardView(board, title), ctx, redact,
+                                      budgets, retry_budget=run_cfg.retry_budget,
+                                      api_bases=replica_bases.get(model.name))  # fmt: skip
                 finally:
                     writer.close()
-                if interrupted:
-                    break
-            if interrupted:
-                break
+
+        async def evaluate_all() -> None:
+            # The models of a run are evaluated at the same time, each against its own servers.
+            await asyncio.gather(*(evaluate(m) for m in run_cfg.models))
+
+        try:
+            with board:
+                asyncio.run(evaluate_all())
+        except KeyboardInterrupt:
+            interrupted = True
 
         timings["inference"] = time.perf_counter() - t1
         timings["inference_cpu"] = time.process_time() - cpu1
         t2 = time.perf_counter()
         results = {}
-        with code_extraction(run_cfg.code_extraction):
+        scoring = ScoringStop()  # Ctrl-C while scoring: the rest is written unscored
+        # Programs' output and exceptions are redacted; the unshare fallback hides the run dir.
+        with code_extraction(run_cfg.code_extraction), sandbox.scoring(redact, [str(run_dir.root)]):
             for model in run_cfg.models:
-                if model.name in all_records:
-                    per_repeat = all_records[model.name]
-                    per_repeat += [{} for _ in range(n_rep - len(per_repeat))]  # interrupted early
-                    results[model.name] = write_outputs(run_dir, model.name, plans, per_repeat, run_cfg.think)
+                # Read back from records/ one sub-dataset at a time: memory stays flat.
+                results[model.name] = write_outputs_from_records(
+                    run_dir, model.name, plans, n_rep, run_cfg.think, stop=scoring
+                )
+        interrupted = interrupted or scoring.stopped
         summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
         summ.notes.extend(budget_notes(run_cfg, plans))
         write_summary(run_dir, summ)
@@ -632,6 +860,9 @@ def execute(
         status = "interrupted" if interrupted else "finished"
         run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, status, created))
         timings["score_and_write"] = time.perf_counter() - t2
+        t3 = time.perf_counter()
+        write_report_quietly(run_dir.root)  # summary/report.html; a failure is only a warning
+        timings["report"] = time.perf_counter() - t3
         log.info("run %s %s; timings %s", run_dir.root, status, {k: round(v, 3) for k, v in timings.items()})
         return RunOutcome(run_dir, results, summ, interrupted, timings)
 
@@ -649,13 +880,14 @@ def rescore(run_path: str | Path, data_dir: str | Path | None = None) -> RunOutc
     skipped: dict[str, str] = {}
     plans = load_plans(benchmarks, data, run_cfg.limit, run_cfg.limit_mode, skipped)
     results = {}
-    with code_extraction(run_cfg.code_extraction):
+    redact = Redactor([m.api_key() for m in run_cfg.models])
+    with code_extraction(run_cfg.code_extraction), sandbox.scoring(redact, [str(run_dir.root)]):
         for model in run_cfg.models:
-            per_repeat = [read_records(run_dir.records_path(model.name, r)) for r in range(run_cfg.repeats)]
-            results[model.name] = write_outputs(run_dir, model.name, plans, per_repeat, run_cfg.think)
+            results[model.name] = write_outputs_from_records(run_dir, model.name, plans, run_cfg.repeats, run_cfg.think)
     summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
     summ.notes.extend(budget_notes(run_cfg, plans))
     write_summary(run_dir, summ)
+    write_report_quietly(run_dir.root)
     return RunOutcome(run_dir, results, summ)
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from .benchmark import Benchmark, Group
 from .types import DatasetResult
 
+FAILED_SHOWN = 20  # failed sample indices listed per sub-dataset in the summary
+
 
 @dataclass
 class Row:
@@ -30,6 +32,7 @@ class Summary:
     errors: list[str] = field(default_factory=list)  # per-subset error counts
     unfinished: list[str] = field(default_factory=list)  # per-subset unfinished-reasoning counts
     notes: list[str] = field(default_factory=list)  # run facts worth a line (overridden output budgets)
+    failed_samples: list[str] = field(default_factory=list)  # per-subset indices of failed requests
 
     @property
     def header(self) -> list[str]:
@@ -89,6 +92,15 @@ def build(
                             summary.notes.append(note)
             # Also for a sub-dataset with no answer yet (interrupted, or every request failed).
             for m, r in zip(models, per_model, strict=True):
+                if r is not None and r.scoring_interrupted:
+                    summary.errors.append(
+                        f"{m} / {sub.abbr}: not scored, the run was interrupted while scoring; "
+                        f"{r.answered} answered sample(s) are kept (`compasslite run --resume` scores them)"
+                    )
+                if r is not None and r.failed_indices:
+                    shown = ", ".join(map(str, r.failed_indices[:FAILED_SHOWN]))
+                    more = f" and {len(r.failed_indices) - FAILED_SHOWN} more" if len(r.failed_indices) > FAILED_SHOWN else ""
+                    summary.failed_samples.append(f"{m} / {sub.abbr}: {shown}{more}")
                 if r is not None and (r.errors or r.missing):
                     parts = []
                     if r.errors:
@@ -159,6 +171,9 @@ def _footer(summary: Summary) -> list[str]:
     if summary.errors:
         out.append("Samples not scored (failed requests are never counted as wrong answers):")
         out.extend(f"  {e}" for e in summary.errors)
+    if summary.failed_samples:
+        out.append("Failed requests by sample (row index in the test split; a resume asks them again):")
+        out.extend(f"  {f}" for f in summary.failed_samples)
     if summary.unfinished:
         out.append("Unfinished reasoning (scored as empty answers; raise --max-out-len):")
         out.extend(f"  {u}" for u in summary.unfinished)

@@ -61,6 +61,9 @@ class Reply:
     latency_s: float = 0.0
     usage: dict[str, int] | None = None
     reasoning: str | None = None  # a separate reasoning field (reasoning_content / reasoning)
+    # Why the request failed: "transient" (timeouts, 429, 5xx, garbled replies: worth asking
+    # again later) or "permanent" (a 4xx, a reply over the size cap: asking again will not help).
+    error_kind: str | None = None
 
 
 @dataclass
@@ -78,10 +81,35 @@ class Record:
     latency_s: float = 0.0
     usage: dict[str, int] | None = None
     reasoning: str | None = None  # the server's separate reasoning field; never scored
+    error_kind: str | None = None  # "transient" or "permanent" (see Reply); None in older records
+
+    @classmethod
+    def of_reply(cls, abbr: str, index: int, prompt: Prompt, reply: Reply) -> Record:
+        """The record of a sample the server was asked for."""
+        return cls(
+            abbr=abbr,
+            index=index,
+            fingerprint=prompt.fingerprint,
+            origin_prompt=prompt.origin_prompt,
+            prediction=reply.text,
+            error=reply.error,
+            finish_reason=reply.finish_reason,
+            attempts=reply.attempts,
+            latency_s=round(reply.latency_s, 4),
+            usage=reply.usage,
+            reasoning=reply.reasoning,
+            error_kind=reply.error_kind,
+        )
 
     @property
     def answered(self) -> bool:
         return self.error is None and self.prediction is not None
+
+    @property
+    def heals(self) -> bool:
+        """A failed request worth asking again in a healing round: not a permanent failure
+        (records written before error kinds existed count as transient)."""
+        return not self.answered and self.error_kind != "permanent"
 
 
 @dataclass
@@ -107,3 +135,5 @@ class DatasetResult:
     repeat_metrics: list[dict[str, float | int]] = field(default_factory=list)  # --repeats: each repeat's
     repeat_std: dict[str, float] = field(default_factory=dict)  # sample std across repeats
     error_messages: dict[str, int] = field(default_factory=dict)  # message -> count
+    failed_indices: list[int] = field(default_factory=list)  # samples whose requests failed
+    scoring_interrupted: bool = False  # Ctrl-C came before this sub-dataset was scored

@@ -11,6 +11,11 @@ string compasslite's Prompt.text holds.
 
 Faults are drawn per request from a seeded RNG (rates), or forced for the first N
 attempts of every prompt (`fail_first`), which makes retry tests deterministic.
+
+`capacity` bounds the completion requests served at once (others wait in a queue, as a real
+inference server's batch is bounded) and `latency_s` is the time each one takes: together
+they make a server of known throughput (capacity / latency requests per second), which is
+what replica and scaling tests need.
 """
 
 from __future__ import annotations
@@ -123,8 +128,15 @@ class FakeServer:
         port: int = 0,
         api_key: str | None = None,
         reasoning: str | None = None,
+        capacity: int | None = None,
     ):
+        if capacity is not None and capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity}")
         self.policy = policy or fixed("")
+        self.capacity = capacity
+        self._slots: asyncio.Semaphore | None = None  # made in the server's own event loop
+        self.in_flight = 0  # completion requests being served now
+        self.peak_in_flight = 0
         self.model = model
         self.latency_s = latency_s
         self.faults = faults or Faults()
@@ -246,10 +258,27 @@ class FakeServer:
         return web.json_response({"ok": True})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        return await self._generate(request, chat=True)
+        return await self._serve(request, chat=True)
 
     async def _completion(self, request: web.Request) -> web.StreamResponse:
-        return await self._generate(request, chat=False)
+        return await self._serve(request, chat=False)
+
+    async def _serve(self, request: web.Request, chat: bool) -> web.StreamResponse:
+        """At most `capacity` requests are generated at once; the rest wait their turn."""
+        if self.capacity is None:
+            return await self._counted(request, chat)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.capacity)
+        async with self._slots:
+            return await self._counted(request, chat)
+
+    async def _counted(self, request: web.Request, chat: bool) -> web.StreamResponse:
+        self.in_flight += 1  # only touched from the server's event loop
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._generate(request, chat)
+        finally:
+            self.in_flight -= 1
 
     def _pick_fault(self, prompt: str) -> str | None:
         with self._lock:
@@ -391,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--model", default="fake-model")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    parser.add_argument("--capacity", type=int, help="requests served at once; the rest queue (default: no limit)")
     parser.add_argument("--reply", default="The answer is A.", help="fixed reply text")
     parser.add_argument("--oracle", help="JSON file mapping prompt text to reply")
     parser.add_argument("--choices", nargs="+", help="replies picked per prompt by a stable hash")
@@ -404,6 +434,8 @@ def main(argv: list[str] | None = None) -> None:
         "block opened by the template (open), or a separate reasoning_content field (field)",
     )
     args = parser.parse_args(argv)
+    if args.capacity is not None and args.capacity < 1:
+        parser.error(f"--capacity must be at least 1, not {args.capacity}")
     policy = fixed(args.reply)
     if args.choices:
         policy = deterministic(args.choices)
@@ -420,6 +452,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         reasoning=args.reasoning,
+        capacity=args.capacity,
     )
     server.serve_forever(lambda url: print(f"serving {args.model} at {url}", flush=True))
 
