@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import orjson
 import yaml
 
-from . import __version__, sandbox
+from . import __version__, ray_runner, sandbox
 from . import summary as summary_mod
 from .benchmark import Benchmark, Subset, resolve
 from .benchmarks.code import SANDBOXED_BENCHMARKS
@@ -461,10 +461,13 @@ async def infer_model(
     budgets: dict[str, int],
     retry_budget: float = 0.0,
     api_bases: list[str] | None = None,
+    ray_tasks: int | None = None,
 ) -> None:
     """Ask the server for every pending sample, `endpoint.concurrency` at a time; `budgets`
     gives each sub-dataset's max_tokens (output_budget). Then, for up to `retry_budget`
-    seconds, healing rounds ask again the samples whose requests failed transiently."""
+    seconds, healing rounds ask again the samples whose requests failed transiently.
+    With `ray_tasks` (0: as many as the cluster has CPUs) the requests are sent from the
+    workers of the Ray cluster the process has joined (ray_runner.py)."""
     window = context_length or guess_context_window(model.path)
     for plan in plans:
         n_done = sum(
@@ -478,29 +481,16 @@ async def infer_model(
         async def ask(plan: Plan, idx: int, prompt: Prompt) -> Record:
             """One sample: one request (with its retries), or a record saying why none was sent."""
             sub = plan.subset
+            too_long = too_long_record(plan, idx, prompt, window)
+            if too_long is not None:
+                return too_long
             room = window - prompt.estimate - CONTEXT_MARGIN
-            if room <= 0:
-                return Record(
-                    sub.abbr, idx, prompt.fingerprint, prompt.origin_prompt, None,
-                    error=f"prompt too long: about {prompt.estimate} tokens for a {window}-token context",
-                    attempts=0, error_kind="permanent",
-                )  # fmt: skip
             board.begin(plan.benchmark.name)
             reply = await client.complete(prompt, min(budgets[sub.abbr], room))
-            return Record(
-                abbr=sub.abbr,
-                index=idx,
-                fingerprint=prompt.fingerprint,
-                origin_prompt=prompt.origin_prompt,
-                prediction=reply.text,
-                error=redact(reply.error) if reply.error else None,
-                finish_reason=reply.finish_reason,
-                attempts=reply.attempts,
-                latency_s=round(reply.latency_s, 4),
-                usage=reply.usage,
-                reasoning=reply.reasoning,
-                error_kind=reply.error_kind,
-            )
+            rec = Record.of_reply(sub.abbr, idx, prompt, reply)
+            if rec.error:
+                rec.error = redact(rec.error)
+            return rec
 
         def finished(plan: Plan, rec: Record) -> None:
             writer.append(rec)
@@ -516,11 +506,77 @@ async def infer_model(
             if rec.answered:
                 board.recovered(plan.benchmark.name)
 
-        await run_pass(ask, _pending(plans, model, done), client.capacity, finished)
-        await heal(ask, plans, model, done, endpoint, retry_budget, board, healed, client.capacity)
+        async def local_pass(work: Iterator[SampleWork], on_record: Any) -> None:
+            await run_pass(ask, work, client.capacity, on_record)
+
+        async def ray_pass(work: Iterator[SampleWork], on_record: Any) -> None:
+            await ray_infer(work, on_record, endpoint, api_bases or [], window, budgets, board, redact, ray_tasks or None)
+
+        one_pass = local_pass if ray_tasks is None else ray_pass
+        await one_pass(_pending(plans, model, done), finished)
+        await heal(one_pass, plans, model, done, endpoint, retry_budget, board, healed)
 
 
 SampleWork = tuple[Plan, int, Prompt]
+
+
+def too_long_record(plan: Plan, idx: int, prompt: Prompt, window: int) -> Record | None:
+    """The record of a prompt that leaves no room for a reply (nothing is sent), else None."""
+    if window - prompt.estimate - CONTEXT_MARGIN > 0:
+        return None
+    return Record(
+        plan.subset.abbr, idx, prompt.fingerprint, prompt.origin_prompt, None,
+        error=f"prompt too long: about {prompt.estimate} tokens for a {window}-token context",
+        attempts=0, error_kind="permanent",
+    )  # fmt: skip
+
+
+async def ray_infer(
+    work: Iterator[SampleWork],
+    on_record: Any,
+    endpoint: Endpoint,
+    api_bases: list[str],
+    window: int,
+    budgets: dict[str, int],
+    board: Any,
+    redact: Redactor,
+    tasks: int | None,
+) -> None:
+    """One pass on the Ray cluster: the driver thread of ray_runner.infer submits shards and
+    hands each record back to this event loop, which writes it (`on_record(plan, record)`)."""
+    import threading
+
+    loop = asyncio.get_running_loop()
+    plan_of: dict[str, Plan] = {}
+
+    def deliver(plan: Plan, rec: Record) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop already closed: an interrupted run
+            loop.call_soon_threadsafe(on_record, plan, rec)
+
+    def requests() -> Iterator[ray_runner.Request]:
+        for plan, idx, prompt in work:
+            rec = too_long_record(plan, idx, prompt, window)
+            if rec is not None:
+                deliver(plan, rec)
+                continue
+            plan_of[plan.subset.abbr] = plan
+            loop.call_soon_threadsafe(board.begin, plan.benchmark.name)
+            room = window - prompt.estimate - CONTEXT_MARGIN
+            yield ray_runner.Request(plan.subset.abbr, idx, prompt, min(budgets[plan.subset.abbr], room))
+
+    def returned(rec: Record) -> None:
+        if rec.error:
+            rec.error = redact(rec.error)
+        deliver(plan_of[rec.abbr], rec)
+
+    stop = threading.Event()
+    try:
+        await asyncio.to_thread(
+            ray_runner.infer, endpoint, requests(), returned, tasks=tasks, stop=stop, api_bases=api_bases
+        )
+    finally:
+        stop.set()  # cancelled (Ctrl-C): the driver thread cancels the shards in flight and returns
+    await asyncio.sleep(0)  # let the last call_soon_threadsafe deliveries run
 
 
 async def run_pass(
@@ -552,7 +608,7 @@ def round_backoff(endpoint: Endpoint, round_no: int) -> float:
 
 
 async def heal(
-    ask: Any,
+    one_pass: Any,
     plans: list[Plan],
     model: ModelConfig,
     done: dict[tuple[str, int], Record],
@@ -560,7 +616,6 @@ async def heal(
     retry_budget: float,
     board: Any,
     healed: Any,
-    concurrency: int,
 ) -> None:
     """Healing rounds: the samples whose requests failed transiently (each used all its
     attempts) are asked again after a backoff, round after round, while a round recovers
@@ -595,7 +650,7 @@ async def heal(
         timed_out = False
         try:
             await asyncio.wait_for(
-                run_pass(ask, iter(failed), concurrency, healed), deadline - time.monotonic()
+                one_pass(iter(failed), healed), deadline - time.monotonic()
             )
         except asyncio.TimeoutError:
             timed_out = True
@@ -664,7 +719,12 @@ class RunOutcome:
 
 
 def _manifest(
-    run_cfg: RunConfig, plans: list[Plan], data_dir: Path, status: str, created: str
+    run_cfg: RunConfig,
+    plans: list[Plan],
+    data_dir: Path,
+    status: str,
+    created: str,
+    runner: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     datasets: dict[str, Any] = {}
     for plan in plans:
@@ -686,7 +746,8 @@ def _manifest(
         "data_dir": str(data_dir.resolve()),
         "config": run_cfg.public_dict(),
         "datasets": datasets,
-        **_sandbox_entry(plans),
+        # On a Ray cluster programs run in the workers' sandboxes, described in `runner`.
+        **({"runner": runner} if runner else _sandbox_entry(plans)),
     }
 
 
@@ -743,6 +804,14 @@ def execute(
     timings["load"] = time.perf_counter() - t0
 
     with contextlib.ExitStack() as stack:
+        runner_facts: dict[str, Any] | None = None
+        on_ray = run_cfg.runner.type == "ray"
+        if on_ray:  # join the cluster before anything is written: no cluster, no run directory
+            runner_facts = ray_runner.connect(run_cfg.runner.address)
+            stack.callback(ray_runner.shutdown)
+            if _sandbox_entry(plans):
+                runner_facts["sandbox"] = ray_runner.worker_isolation()
+            log.info("Ray cluster: %d node(s), %d CPU(s)", runner_facts["nodes"], runner_facts["cpus"])
         # Resolve endpoints and probe each server once before creating anything on disk.
         endpoints: dict[str, tuple[Endpoint, int | None]] = {}
         replica_bases: dict[str, list[str]] = {}  # model -> its replicas' API bases (when several)
@@ -787,7 +856,7 @@ def execute(
             created = resume.read_manifest().get("created", created)
         handler = _setup_file_log(run_dir, redact)
         stack.callback(lambda: (log.removeHandler(handler), handler.close()))
-        run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, "running", created))
+        run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, "running", created, runner_facts))
         cfg_yaml = yaml.safe_dump(run_cfg.public_dict(), allow_unicode=True, sort_keys=False)
         atomic_write(run_dir.root / "configs" / "config.yaml", cfg_yaml.encode())
         log.info("run %s: %d sub-datasets, models %s", run_dir.root, len(plans), list(endpoints))
@@ -802,7 +871,7 @@ def execute(
             # A fatal error (disk full, ...) after the run dir exists: say so in the manifest
             # if it can still be written; the records so far stay valid for a resume.
             with contextlib.suppress(CompassliteError, OSError):
-                run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, "failed", created))
+                run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, "failed", created, runner_facts))
 
         failed = stack.enter_context(contextlib.ExitStack())
         failed.callback(mark_failed)
@@ -826,7 +895,8 @@ def execute(
                 try:
                     await infer_model(model, rep_ep, plans, writer, records, BoardView(board, title), ctx, redact,
                                       budgets, retry_budget=run_cfg.retry_budget,
-                                      api_bases=replica_bases.get(model.name))  # fmt: skip
+                                      api_bases=replica_bases.get(model.name),
+                                      ray_tasks=(run_cfg.runner.tasks or 0) if on_ray else None)  # fmt: skip
                 finally:
                     writer.close()
 
@@ -846,7 +916,8 @@ def execute(
         results = {}
         scoring = ScoringStop()  # Ctrl-C while scoring: the rest is written unscored
         # Programs' output and exceptions are redacted; the unshare fallback hides the run dir.
-        with code_extraction(run_cfg.code_extraction), sandbox.scoring(redact, [str(run_dir.root)]):
+        executor = ray_runner.run_programs if on_ray else None  # code runs on the cluster's workers
+        with code_extraction(run_cfg.code_extraction), sandbox.scoring(redact, [str(run_dir.root)], executor):
             for model in run_cfg.models:
                 # Read back from records/ one sub-dataset at a time: memory stays flat.
                 results[model.name] = write_outputs_from_records(
@@ -858,7 +929,7 @@ def execute(
         write_summary(run_dir, summ)
         failed.pop_all()  # reached the end: not failed
         status = "interrupted" if interrupted else "finished"
-        run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, status, created))
+        run_dir.write_manifest(_manifest(run_cfg, plans, data_dir, status, created, runner_facts))
         timings["score_and_write"] = time.perf_counter() - t2
         t3 = time.perf_counter()
         write_report_quietly(run_dir.root)  # summary/report.html; a failure is only a warning
