@@ -76,6 +76,7 @@ how this runner reports results could forge a pass (as in OpenCompass).
 
 from __future__ import annotations
 
+import ast
 import atexit
 import contextlib
 import functools
@@ -280,17 +281,19 @@ os._exit(os.WEXITSTATUS(status))
 """
 
 # The runner: executes the program like OpenCompass does (empty globals, swallowed I/O,
-# SIGALRM time limit), then writes one JSON line to the result descriptor.
+# SIGALRM time limit), then writes one line to the result descriptor: the repr of a dict of
+# strings (read back with ast.literal_eval). The runner imports neither json nor site
+# (`-I -S`): together they cost more than the interpreter's own start-up.
 _RUNNER = (
     "#"
     + MARKER
     + r"""
 import sys
 def _compasslite_run():
-    import io, json, os, signal
-    write, exit_, getpid, dumps = os.write, os._exit, os.getpid, json.dumps
+    import io, os, signal
+    write, exit_, getpid = os.write, os._exit, os.getpid
     fd, limit, source_fd, guard, cap = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
-    for extra in json.loads(sys.argv[7]):
+    for extra in sys.argv[7].split("\n") if sys.argv[7] else ():
         if extra not in sys.path and os.access(extra, os.R_OK | os.X_OK):
             sys.path.append(extra)
     with open(source_fd, encoding="utf-8", closefd=True) as f:
@@ -351,7 +354,7 @@ def _compasslite_run():
         exit_(1)
     out = "".join(sink.kept)
     report = {"status": status, "error": error[:200], "message": message[:cap], "output": out[:cap]}
-    write(fd, (dumps(report) + "\n").encode("utf-8", "replace")[:60000])
+    write(fd, (repr(report) + "\n").encode("utf-8", "replace")[:60000])
     exit_(0)
 
 def _reliability_guard():
@@ -1107,9 +1110,9 @@ def _run_one(
         read_fd, write_fd = os.pipe()
         extra_paths = [] if iso.python == sys.executable else _site_paths(iso.mechanism == "bwrap")
         runner = [
-            iso.python, "-I", "-c", _RUNNER,
+            iso.python, "-I", "-S", "-c", _RUNNER,
             f"{MARKER}:{os.getpid()}", str(write_fd), repr(float(timeout)), str(source.fileno()),
-            guard or "-", str(output_limit), json.dumps(extra_paths),
+            guard or "-", str(output_limit), "\n".join(extra_paths),
         ]  # fmt: skip
         inner = _inner_command(iso, runner, limits, uid)
         if iso.mechanism == "bwrap":
@@ -1168,8 +1171,8 @@ def _run_one(
     report = None
     if raw:
         try:
-            report = json.loads(raw.split(b"\n", 1)[0].decode("utf-8", "replace"))
-        except ValueError:
+            report = ast.literal_eval(raw.split(b"\n", 1)[0].decode("utf-8", "replace"))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             report = None
     if isinstance(report, dict) and report.get("status") in ("passed", "wrong_answer", "failed", "timeout"):
         output = (str(report.get("output", "")) + printed)[:output_limit]
