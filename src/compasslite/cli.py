@@ -267,6 +267,9 @@ def _print_summary(outcome: Any, console: Console) -> None:
     console.print(
         f"Summary: {outcome.run_dir.summary_path('txt')}", highlight=False, markup=False, soft_wrap=True
     )
+    report = outcome.run_dir.root / "summary" / "report.html"
+    if report.is_file():
+        console.print(f"Report: {report}", highlight=False, markup=False, soft_wrap=True)
 
 
 # What a resume may change: where the server is and the key (neither is stored), and how the

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import logging
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -402,6 +403,8 @@ def write_outputs_from_records(
     and those after it get their predictions and an unscored results file."""
     stop = stop or ScoringStop()
     results: dict[str, DatasetResult] = {}
+    for stale in run_dir.root.glob(".scoring-*"):  # left by a scorer that was killed (the run dir is locked)
+        shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=run_dir.root, prefix=".scoring-") as tmp:
         parts = [split_records(run_dir.records_path(model, r), Path(tmp) / str(r)) for r in range(repeats)]
         for plan in plans:
@@ -952,13 +955,19 @@ def rescore(run_path: str | Path, data_dir: str | Path | None = None) -> RunOutc
     plans = load_plans(benchmarks, data, run_cfg.limit, run_cfg.limit_mode, skipped)
     results = {}
     redact = Redactor([m.api_key() for m in run_cfg.models])
-    with code_extraction(run_cfg.code_extraction), sandbox.scoring(redact, [str(run_dir.root)]):
-        for model in run_cfg.models:
-            results[model.name] = write_outputs_from_records(run_dir, model.name, plans, run_cfg.repeats, run_cfg.think)
-    summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
-    summ.notes.extend(budget_notes(run_cfg, plans))
-    write_summary(run_dir, summ)
-    write_report_quietly(run_dir.root)
+    run_dir.lock()  # not while a run (or another rescore) writes the same files
+    try:
+        with code_extraction(run_cfg.code_extraction), sandbox.scoring(redact, [str(run_dir.root)]):
+            for model in run_cfg.models:
+                results[model.name] = write_outputs_from_records(
+                    run_dir, model.name, plans, run_cfg.repeats, run_cfg.think
+                )
+        summ = summary_mod.build(benchmarks, results, with_groups=run_cfg.groups, skipped=skipped)
+        summ.notes.extend(budget_notes(run_cfg, plans))
+        write_summary(run_dir, summ)
+        write_report_quietly(run_dir.root)
+    finally:
+        run_dir.unlock()
     return RunOutcome(run_dir, results, summ)
 
 
