@@ -10,9 +10,7 @@ sub-datasets, because a difference would then measure the prompts, not the model
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import random
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -513,17 +511,7 @@ def _table(comparison: Comparison) -> str:
 
 
 def write_html(comparison: Comparison, path: str | Path) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            render(comparison, f)
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-    return target
+    return page.write_page(path, lambda f: render(comparison, f))
 
 
 __all__ = ["Comparison", "IncomparableError", "compare", "print_table", "write_html"]

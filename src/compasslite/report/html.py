@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import statistics
 import tempfile
 from collections.abc import Iterator
@@ -360,17 +358,7 @@ def write_report(
     """Write the report of a run (default RUN_DIR/summary/report.html) and return its path.
     Written to a temporary file beside the target and renamed: never a half-written page."""
     data = data or load_run(run_dir)
-    target = Path(out_path) if out_path else default_path(data.root)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            render(data, f)
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-    return target
+    return page.write_page(out_path or default_path(data.root), lambda f: render(data, f))
 
 
 def write_report_quietly(run_dir: str | Path) -> Path | None:

@@ -11,14 +11,33 @@ base64 (no `<` at all), so a reply holding `</script>` cannot end its block.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
+import os
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
+
+
+def write_page(path: str | Path, render: Callable[[IO[str]], None]) -> Path:
+    """Write a page through `render(file)` to a temporary file beside `path`, then rename it:
+    never a half-written page."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            render(f)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return target
 
 
 def esc(value: Any) -> str:

@@ -41,6 +41,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from .background import BackgroundService
 from .server import prompt_key
 
 PROXY_FAULT_KINDS = (
@@ -65,8 +66,10 @@ HEAVY_MIX: dict[str, float] = {
 FaultChooser = Callable[[str, int], str | None]  # (prompt, request number) -> kind or None
 
 
-class FaultProxy:
+class FaultProxy(BackgroundService):
     """Run in a background thread: `start()`/`stop()` or as a context manager."""
+
+    _thread_name = "compasslite-fault-proxy"
 
     def __init__(
         self,
@@ -107,45 +110,14 @@ class FaultProxy:
         self.injected: Counter[str] = Counter()
         self.forwarded = 0
         self.lost_upstream_replies = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._init_background()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._started = threading.Event()
 
     # ----------------------------------------------------------- lifecycle
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
-
-    def start(self) -> FaultProxy:
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._start_async())
-            self._started.set()
-            loop.run_forever()
-            loop.run_until_complete(self._stop_async())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="compasslite-fault-proxy", daemon=True)
-        self._thread.start()
-        if not self._started.wait(10):
-            raise RuntimeError("fault proxy did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._thread:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._thread = None
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     async def _start_async(self) -> None:
         self._session = aiohttp.ClientSession(

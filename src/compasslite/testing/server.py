@@ -34,6 +34,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .background import BackgroundService
+
 Policy = Callable[[str, dict[str, Any]], str]
 
 FAULT_KINDS = (
@@ -112,9 +114,11 @@ class Faults:
 _WORDS = re.compile(r"[A-Za-z0-9]+|[\u4e00-\u9fff]")
 
 
-class FakeServer:
+class FakeServer(BackgroundService):
     """Run in a background thread (`start()`/`stop()`, or as a context manager) or in the
     foreground (`serve_forever()`)."""
+
+    _thread_name = "compasslite-fake-server"
 
     def __init__(
         self,
@@ -153,10 +157,8 @@ class FakeServer:
         self.seen_auth: set[str] = set()
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._init_background()
         self._runner: web.AppRunner | None = None
-        self._started = threading.Event()
 
     # ----------------------------------------------------------- lifecycle
     @property
@@ -186,34 +188,8 @@ class FakeServer:
         if sockets:
             self.port = sockets[0].getsockname()[1]
 
-    def start(self) -> FakeServer:
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._start_async())
-            self._started.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())  # type: ignore[union-attr]
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="compasslite-fake-server", daemon=True)
-        self._thread.start()
-        if not self._started.wait(10):
-            raise RuntimeError("fake server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._thread:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._thread = None
-
-    def __enter__(self) -> FakeServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    async def _stop_async(self) -> None:
+        await self._runner.cleanup()  # type: ignore[union-attr]
 
     def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
         async def main() -> None:
