@@ -23,7 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", default=str(here.parent.parent / "shared" / "data"))
     parser.add_argument(
-        "--workers", type=int, default=None, help="parallel programs (default: os.cpu_count())"
+        "--workers", type=int, default=None, help="parallel programs (default: sandbox.default_workers(), CPUs + 1)"
     )
     parser.add_argument("--repeat", type=int, default=1, help="run the 164 programs this many times")
     args = parser.parse_args()
@@ -44,7 +44,7 @@ def main() -> None:
     for note in iso.notes:
         print(f"  note: {note}")
 
-    workers = args.workers or os.cpu_count() or 1
+    workers = args.workers or sandbox.default_workers()
     before_self = resource.getrusage(resource.RUSAGE_SELF)
     before_child = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()

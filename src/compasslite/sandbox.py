@@ -2,7 +2,7 @@
 
 `run_programs(programs, timeout)` runs each program in its own short-lived process
 tree and returns one `Outcome` per program, in input order. Programs run in
-parallel on a pool of `os.cpu_count()` threads, each of which starts one process
+parallel on a pool of `default_workers()` (CPUs + 1) threads, each of which starts one process
 tree and waits for it. `isolation()` finds, once per process, the strongest set-up
 the machine allows; `isolation().describe()` is what a run's manifest records and
 `isolation().notes` says what is missing on a weaker machine.
@@ -1217,6 +1217,14 @@ def _redacted(outcome: Outcome, redact: Callable[[str], str] | None) -> Outcome:
     )
 
 
+def default_workers() -> int:
+    """Programs run at once: one more than the CPUs. Part of each program's wall time is the
+    kernel setting up its namespaces and cgroup, when it uses no CPU (164 HumanEval programs on
+    2 CPUs: 47 programs/s with 2 at once, 59 with 3, 60 with 4). OpenCompass runs 4 at once
+    whatever the machine; its time limits are wall-clock, as ours."""
+    return (os.cpu_count() or 1) + 1
+
+
 def run_program(program: str, timeout: float, **kwargs) -> Outcome:
     """Run one program; see run_programs."""
     return run_programs([program], timeout, **kwargs)[0]
@@ -1239,7 +1247,7 @@ def run_programs(
     timeout: the program's own time limit in seconds (OpenCompass: humaneval 3.0,
     mbpp 9.0); the process tree is killed at timeout + grace + 1 s regardless.
     guard: None, or "humaneval" to apply human-eval's reliability_guard first.
-    workers: parallel programs (default os.cpu_count()).
+    workers: parallel programs (default: default_workers()).
     Inside `scoring(redact=...)`, messages and output are redacted.
     """
     if guard not in (None, "humaneval"):
@@ -1252,7 +1260,7 @@ def run_programs(
             output_limit=output_limit,
         )  # fmt: skip
         return [_redacted(o, context.redact) for o in outcomes]
-    n = max(1, min(len(programs), workers or os.cpu_count() or 1))
+    n = max(1, min(len(programs), workers or default_workers()))
 
     def job(program: str) -> Outcome:
         slot = _acquire_slot()
