@@ -37,12 +37,8 @@ _GAVE_UP = " (gave up after attempt "
 
 
 def _transient(reply: Reply) -> bool:
-    """A failure worth asking again (elsewhere): the client's verdict, from its message when
-    the client does not tag replies with a kind."""
-    kind = getattr(reply, "error_kind", None)
-    if kind is not None:
-        return bool(kind == "transient")
-    return _GAVE_UP in (reply.error or "")
+    """A failure worth asking again (elsewhere): the client's verdict."""
+    return reply.error_kind == "transient"
 
 
 def _refused(error: str) -> bool:
@@ -154,7 +150,7 @@ class ReplicaPool:
             error=f"{error} (gave up after attempt {attempts})",
             attempts=attempts,
             latency_s=time.monotonic() - started,
-            **({"error_kind": "transient"} if "error_kind" in Reply.__dataclass_fields__ else {}),
+            error_kind="transient",
         )
 
     def _backoff(self, failures: int) -> float:
