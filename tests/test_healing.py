@@ -29,6 +29,7 @@ from compasslite import runner
 from compasslite.cli import EXIT_UNSCORED
 from compasslite.cli import main as cli_main
 from compasslite.client import AdaptiveConcurrency, Client, Endpoint
+from compasslite.run import pipeline
 from compasslite.runner import NOT_SCORED, execute
 from compasslite.testing import FakeServer, oracle
 from compasslite.testing.faultproxy import HEAVY_MIX, FaultProxy
@@ -83,7 +84,7 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
         ep.backoff_base_s, ep.backoff_max_s = 0.005, 0.05
         return ep
 
-    monkeypatch.setattr(runner, "make_endpoint", fast)
+    monkeypatch.setattr(pipeline, "make_endpoint", fast)  # where execute() looks it up
 
 
 @pytest.fixture

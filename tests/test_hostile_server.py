@@ -127,6 +127,7 @@ def raw_server():
 
 
 def _fast(monkeypatch):
+    import compasslite.run.pipeline as pipeline
     import compasslite.runner as runner
 
     original = runner.make_endpoint
@@ -136,7 +137,7 @@ def _fast(monkeypatch):
         ep.backoff_base_s, ep.backoff_max_s = 0.005, 0.02
         return ep
 
-    monkeypatch.setattr(runner, "make_endpoint", fast)
+    monkeypatch.setattr(pipeline, "make_endpoint", fast)  # where execute() looks it up
 
 
 RETRIED = [k for k in MALFORMED if k not in ("escape sequences in an error", "reply over the size cap")]

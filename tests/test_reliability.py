@@ -38,6 +38,7 @@ from aiohttp import web
 from compasslite import run_task, runner
 from compasslite.cli import main as cli_main
 from compasslite.errors import CompassliteError, RunDirError
+from compasslite.run import pipeline
 from compasslite.rundir import RunDir
 from compasslite.runner import execute
 from compasslite.testing import FakeServer, Faults, oracle
@@ -170,7 +171,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
         ep.backoff_base_s, ep.backoff_max_s = 0.005, 0.05
         return ep
 
-    monkeypatch.setattr(runner, "make_endpoint", fast)
+    monkeypatch.setattr(pipeline, "make_endpoint", fast)  # where execute() looks it up
 
 
 @pytest.fixture

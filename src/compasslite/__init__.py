@@ -23,7 +23,7 @@ def run_task(task_cfg: dict[str, Any] | str | Path, *, resume: str | Path | None
     Returns {model: {abbr or group: {metric: value}}}."""
     from .config import from_task_config
     from .rundir import RunDir
-    from .runner import execute
+    from .run import execute
 
     cfg = from_task_config(task_cfg)
     run_dir = None
@@ -36,6 +36,6 @@ def run_task(task_cfg: dict[str, Any] | str | Path, *, resume: str | Path | None
 
 def rescore(run_dir: str | Path, data_dir: str | Path | None = None) -> dict[str, Any]:
     """Recompute results and the summary of a run from its stored replies (no server)."""
-    from .runner import rescore as _rescore
+    from .run import rescore as _rescore
 
     return _rescore(run_dir, data_dir).scores()

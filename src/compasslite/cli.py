@@ -341,7 +341,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace, held: _HeldWarnings) -> int:
     from .cli_extras import stdout_console
     from .rundir import RunDir
-    from .runner import execute, load_resume_config
+    from .run import execute, load_resume_config
 
     console = stdout_console()
     if args.resume:
@@ -415,7 +415,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     from .cli_extras import stdout_console
-    from .runner import rescore
+    from .run import rescore
 
     outcome = rescore(args.run_dir, args.data_dir)
     _print_summary(outcome, stdout_console())
