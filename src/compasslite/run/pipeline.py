@@ -136,7 +136,7 @@ def execute(
     `on_start()`, if given, is called once everything that can refuse the run (config, data,
     servers) has passed and the run directory exists: the CLI prints its held-back warnings
     then, so a warning never stands just before an unrelated error."""
-    from .local import local_endpoint  # lazy: only runs without an API base need it
+    from ..local import local_endpoint  # lazy: only runs without an API base need it
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

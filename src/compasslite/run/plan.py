@@ -150,6 +150,6 @@ def fetch_missing_data(benchmarks: list[Benchmark], data_dir: Path, download: bo
         )
         if answer.strip().lower() not in ("y", "yes"):
             return
-    from .datastore import download as fetch
+    from ..datastore import download as fetch
 
     fetch(absent, data_dir, log=lambda msg: log.warning("%s", msg))
