@@ -22,8 +22,8 @@ def run_task(task_cfg: dict[str, Any] | str | Path, *, resume: str | Path | None
 
     Returns {model: {abbr or group: {metric: value}}}."""
     from .config import from_task_config
-    from .rundir import RunDir
     from .run import execute
+    from .rundir import RunDir
 
     cfg = from_task_config(task_cfg)
     run_dir = None

@@ -340,8 +340,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace, held: _HeldWarnings) -> int:
     from .cli_extras import stdout_console
-    from .rundir import RunDir
     from .run import execute, load_resume_config
+    from .rundir import RunDir
 
     console = stdout_console()
     if args.resume:

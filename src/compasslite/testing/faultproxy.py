@@ -42,7 +42,7 @@ import orjson
 from aiohttp import web
 
 from .background import BackgroundService
-from .server import prompt_key
+from .server import error_response, prompt_key
 
 PROXY_FAULT_KINDS = (
     "error_500",
@@ -207,17 +207,9 @@ class FaultProxy(BackgroundService):
                 self.in_flight -= 1
 
     async def _respond(self, request: web.Request, body: bytes, kind: str | None) -> web.StreamResponse:
-        if kind in ("error_500", "error_502", "error_503"):
-            status = int(kind[-3:])
-            return web.json_response({"error": {"message": f"proxy injected {status}"}}, status=status)
-        if kind == "rate_429":
-            return web.json_response({"error": {"message": "proxy: rate limited"}}, status=429)
-        if kind == "rate_429_retry_after":
-            return web.json_response(
-                {"error": {"message": "proxy: rate limited"}},
-                status=429,
-                headers={"Retry-After": f"{self.retry_after_s:g}"},
-            )
+        refusal = error_response(kind, "proxy ", self.retry_after_s)
+        if refusal is not None:
+            return refusal
         if kind == "drop":
             if request.transport is not None:
                 request.transport.close()

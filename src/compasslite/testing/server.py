@@ -53,6 +53,17 @@ FAULT_KINDS = (
 )
 
 
+def error_response(fault: str | None, who: str, retry_after_s: float) -> web.Response | None:
+    """The reply of an injected 5xx or 429 fault (`who` prefixes the message), else None."""
+    if fault in ("error_500", "error_502", "error_503"):
+        status = int(fault[-3:])
+        return web.json_response({"error": {"message": f"{who}injected {status}"}}, status=status)
+    if fault in ("rate_429", "rate_429_retry_after"):
+        headers = {"Retry-After": f"{retry_after_s:g}"} if fault == "rate_429_retry_after" else None
+        return web.json_response({"error": {"message": f"{who}rate limited"}}, status=429, headers=headers)
+    return None
+
+
 def fixed(text: str) -> Policy:
     return lambda prompt, request: text
 
@@ -306,17 +317,9 @@ class FakeServer(BackgroundService):
         fault = self._pick_fault(prompt)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
-        if fault in ("error_500", "error_502", "error_503"):
-            status = int(fault[-3:])
-            return web.json_response({"error": {"message": f"injected {status}"}}, status=status)
-        if fault == "rate_429":
-            return web.json_response({"error": {"message": "rate limited"}}, status=429)
-        if fault == "rate_429_retry_after":
-            return web.json_response(
-                {"error": {"message": "rate limited"}},
-                status=429,
-                headers={"Retry-After": f"{self.faults.retry_after_s:g}"},
-            )
+        refusal = error_response(fault, "", self.faults.retry_after_s)
+        if refusal is not None:
+            return refusal
         if fault == "stall":
             await asyncio.sleep(self.faults.stall_s)
         text = self.policy(prompt, body)
