@@ -14,22 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))  # the CDP driver of the browser tests
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from fake_servers import fake_servers  # noqa: E402  (bench/ is on sys.path)
 
 
 def datasets_with_data(data_dir: Path) -> list[str]:
@@ -49,25 +42,14 @@ def full_run(data_dir: Path, work: Path) -> Path:
 
     benchmark.available()
     names = datasets_with_data(data_dir)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "compasslite.testing.server", "--port", str(port),
-         "--choices", "The answer is A.", "The answer is B.", "The answer is 42.", "C",
-         "--fault", "error_500=0.002"],
-        stdout=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    choices = ["--choices", "The answer is A.", "The answer is B.", "The answer is 42.", "C"]
+    faults = ["--fault", "error_500=0.002"]
+    with fake_servers(1, *choices, *faults, entry=("compasslite.testing.server",)) as (url,):
         cfg = from_task_config(
             {
                 "datasets": names,
                 "models": [
-                    {"path": "fake-model", "openai_api_base": f"http://127.0.0.1:{port}/v1", "retries": 0}
+                    {"path": "fake-model", "openai_api_base": url, "retries": 0}
                 ],
                 "data_dir": str(data_dir),
                 "work_dir": str(work),
@@ -79,9 +61,6 @@ def full_run(data_dir: Path, work: Path) -> Path:
         outcome = execute(cfg)
         print(f"run                {len(names)} datasets in {time.perf_counter() - t0:.1f} s")
         print(f"report at run end  {outcome.timings.get('report', float('nan')):.2f} s (inside the run)")
-    finally:
-        server.terminate()
-        server.wait(10)
     return outcome.run_dir.root
 
 

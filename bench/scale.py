@@ -22,51 +22,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fake_servers import fake_servers  # noqa: E402  (bench/ is on sys.path)
+
 ROWS = 10_000  # rows of the synthetic dataset of the memory runs
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
 def servers(n: int, latency: float = 0.0, capacity: int | None = None, model: str = "fake-model") -> Any:
     """n `compasslite serve-fake` processes (each its own CPU), yielding their base URLs."""
-    procs, urls = [], []
-    for _ in range(n):
-        port = free_port()
-        cmd = [sys.executable, "-m", "compasslite.cli", "serve-fake", "--port", str(port), "--latency", str(latency),
-               "--model", model, "--reply", "42"]  # fmt: skip
-        if capacity:
-            cmd += ["--capacity", str(capacity)]
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
-        urls.append(f"http://127.0.0.1:{port}/v1")
-    try:
-        for url in urls:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(url.removesuffix("/v1") + "/health", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+    args = ["--latency", str(latency), "--model", model, "--reply", "42"]
+    with fake_servers(n, *args, *(["--capacity", str(capacity)] if capacity else [])) as urls:
         yield urls
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
 
 
 def dataset(folder: Path, rows: int) -> Path:

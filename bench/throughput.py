@@ -11,19 +11,11 @@ from __future__ import annotations
 
 import argparse
 import resource
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from fake_servers import fake_servers  # bench/ is on sys.path
 
 
 def main() -> None:
@@ -42,24 +34,12 @@ def main() -> None:
 
     benchmark.available()  # import every benchmark module up front: a one-time start-up cost
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "compasslite.testing.server", "--port", str(port), "--latency", str(args.latency),
-         "--reply", "The answer is 42."],
-        stdout=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with fake_servers(1, "--latency", str(args.latency), "--reply", "The answer is 42.") as (url,):
         with tempfile.TemporaryDirectory() as work:
             cfg = from_task_config(
                 {
                     "datasets": [args.dataset],
-                    "models": [{"path": "fake-model", "openai_api_base": f"http://127.0.0.1:{port}/v1"}],
+                    "models": [{"path": "fake-model", "openai_api_base": url}],
                     "data_dir": args.data_dir,
                     "work_dir": work,
                     "concurrency": args.concurrency,
@@ -72,9 +52,6 @@ def main() -> None:
             outcome = execute(cfg)
             wall = time.perf_counter() - t0
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    finally:
-        server.terminate()
-        server.wait(10)
 
     n = sum(r.total for r in next(iter(outcome.results.values())).values())
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)

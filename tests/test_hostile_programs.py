@@ -19,12 +19,10 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +31,7 @@ import pytest
 
 from compasslite import sandbox
 from conftest import FIXTURE_DATA
+from test_sandbox import _listening_server
 
 SECRET = "sk-hostile-test-7f3a9c2e51d04b8b"
 SRC = Path(sandbox.__file__).resolve().parent.parent  # the directory holding `compasslite`
@@ -191,27 +190,6 @@ def _run_as(
     return json.loads(proc.stdout)
 
 
-def _listening_socket() -> tuple[socket.socket, list[bytes], threading.Event]:
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(0.2)
-    accepted: list[bytes] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            with conn:
-                accepted.append(b"<connected>")
-
-    threading.Thread(target=serve, daemon=True).start()
-    return srv, accepted, stop
-
-
 # --------------------------------------------------------------------------- the suite
 
 
@@ -235,7 +213,7 @@ def test_hostile_programs_see_nothing_of_the_host(user, mechanism, world_tmp, mo
     for p in [config, cwd_file, run_dir / "configs" / "config.yaml", run_dir / "records" / "m.jsonl"]:
         p.chmod(0o644)  # readable by anyone: only the sandbox stands between them and the program
     monkeypatch.chdir(world_tmp)
-    srv, accepted, stop = _listening_socket()
+    srv, accepted, stop, _ = _listening_server()
     port = srv.getsockname()[1]
     decoy = _decoy(SECRET)
     marker = f"hostile-fill-{os.getpid()}-{user}"

@@ -7,6 +7,8 @@ import asyncio
 import threading
 from typing import TypeVar
 
+from aiohttp import web
+
 S = TypeVar("S", bound="BackgroundService")
 
 
@@ -23,6 +25,17 @@ class BackgroundService:
 
     async def _start_async(self) -> None:
         raise NotImplementedError
+
+    @staticmethod
+    async def _listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+        """Serve `app` on host:port (0: any free port); the runner and the port it got. A client
+        that disconnects (killed, timed out) cancels its handler, as in vLLM."""
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, backlog=1024)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        return runner, (sockets[0].getsockname()[1] if sockets else port)
 
     async def _stop_async(self) -> None:
         raise NotImplementedError

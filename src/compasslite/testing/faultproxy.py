@@ -128,13 +128,7 @@ class FaultProxy(BackgroundService):
         app.router.add_post("/v1/completions", self._completion)
         app.router.add_route("*", "/{tail:.*}", self._passthrough)
         # A client that gives up (timeout) cancels its handler, and so the upstream request.
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        self._runner, self.port = await self._listen(app, self.host, self.port)
 
     async def _stop_async(self) -> None:
         if self._runner is not None:

@@ -187,17 +187,9 @@ class FakeServer(BackgroundService):
         return app
 
     async def _start_async(self) -> None:
-        # A client that disconnects (killed, timed out) cancels its handler, as in vLLM: a
-        # reply is counted as answered only if it was still wanted.
-        self._runner = web.AppRunner(
-            self.app(), access_log=None, handle_signals=False, handler_cancellation=True
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        # A reply is counted as answered only if it was still wanted (a client that gave up
+        # cancels its handler).
+        self._runner, self.port = await self._listen(self.app(), self.host, self.port)
 
     async def _stop_async(self) -> None:
         await self._runner.cleanup()  # type: ignore[union-attr]
